@@ -47,7 +47,7 @@ public struct DataKey: Sendable {
         try self.init(copying: decoded)
     }
 
-    private init(storage: KeyStorage) {
+    init(storage: KeyStorage) {
         self.storage = storage
     }
 

@@ -1,0 +1,93 @@
+internal import CLibcrypto
+
+/// Key wrapping for key services (LocalVault's KEKs and root key): a 32-byte key sealed under
+/// another with AES-256-GCM, a fresh random IV and associated data that binds it to its context.
+/// Layout: `IV(12) | wrapped key(32) | tag(16)`.
+extension DataKey {
+    /// The length of a wrapped key.
+    package static let wrappedByteCount = RandomIV.count + byteCount + GCMContext.tagCount
+
+    /// Seals `key` under this key.
+    package func wrap(_ key: DataKey, associatedData: [UInt8]) throws -> [UInt8] {
+        try [UInt8](unsafeUninitializedCapacity: Self.wrappedByteCount) { output, count in
+            let box = UnsafeMutableRawBufferPointer(output)
+            try RandomIV.fill(box.baseAddress!)
+            let iv = UnsafeRawBufferPointer(rebasing: box[0..<RandomIV.count])
+            let sealed = UnsafeMutableRawBufferPointer(
+                rebasing: box[RandomIV.count..<(RandomIV.count + Self.byteCount)]
+            )
+            let tag = UnsafeMutableRawBufferPointer(rebasing: box[(RandomIV.count + Self.byteCount)...])
+            try associatedData.withUnsafeBytes { aad in
+                try storage.withContext { (context) throws(EnvelopeCryptoError) in
+                    try context.seal(
+                        iv: iv,
+                        associatedData: aad,
+                        plaintext: UnsafeRawBufferPointer(key.storage.bytes),
+                        ciphertext: sealed,
+                        tag: tag
+                    )
+                }
+            }
+            count = Self.wrappedByteCount
+        }
+    }
+
+    /// Opens a key that ``wrap(_:associatedData:)`` sealed under this key. The key is decrypted
+    /// straight into wiped-on-free storage.
+    /// - Throws: ``EnvelopeCryptoError/authenticationFailed`` for a wrong key, wrong associated data,
+    ///   a tampered box or a box of the wrong length.
+    package func unwrap(_ wrapped: ArraySlice<UInt8>, associatedData: [UInt8]) throws -> DataKey {
+        guard wrapped.count == Self.wrappedByteCount else { throw EnvelopeCryptoError.authenticationFailed }
+        let unwrapped = KeyStorage()
+        try wrapped.withUnsafeBytes { box in
+            try associatedData.withUnsafeBytes { aad in
+                try storage.withContext { (context) throws(EnvelopeCryptoError) in
+                    try context.open(
+                        iv: UnsafeRawBufferPointer(rebasing: box[0..<RandomIV.count]),
+                        associatedData: aad,
+                        ciphertext: UnsafeRawBufferPointer(
+                            rebasing: box[RandomIV.count..<(RandomIV.count + Self.byteCount)]
+                        ),
+                        tag: UnsafeRawBufferPointer(rebasing: box[(RandomIV.count + Self.byteCount)...]),
+                        plaintext: unwrapped.bytes
+                    )
+                }
+            }
+        }
+        return DataKey(storage: unwrapped)
+    }
+}
+
+/// SHA-256 through libcrypto, for identifiers and etags (never for keys or passwords).
+package enum SHA256 {
+    /// The 32-byte digest of `bytes`.
+    package static func hash(_ bytes: [UInt8]) -> [UInt8] {
+        var digest = [UInt8](repeating: 0, count: 32)
+        var length: UInt32 = 0
+        let ok = bytes.withUnsafeBytes { input in
+            digest.withUnsafeMutableBytes { output in
+                EVP_Digest(input.baseAddress, input.count, output.baseAddress, &length, EVP_sha256(), nil)
+            }
+        }
+        precondition(ok == 1 && length == 32, "EVP_Digest(SHA-256) failed")
+        return digest
+    }
+
+    /// The digest as lowercase hex.
+    package static func hexDigest(_ bytes: [UInt8]) -> String {
+        hash(bytes).map { byte in
+            let digits = Array("0123456789abcdef".utf8)
+            return String(decoding: [digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]], as: UTF8.self)
+        }.joined()
+    }
+}
+
+extension Array where Element == UInt8 {
+    /// Overwrites the bytes with zeros in a way the optimiser cannot drop (`OPENSSL_cleanse`), for
+    /// buffers that held key material on its way into a ``DataKey``.
+    package mutating func wipe() {
+        withUnsafeMutableBytes { bytes in
+            if let base = bytes.baseAddress { OPENSSL_cleanse(base, bytes.count) }
+        }
+    }
+}

@@ -1,0 +1,99 @@
+import EnvelopeCrypto
+import Foundation
+import GRDB
+
+/// `Idempotency-Key` bookkeeping for the REST server: the first response to a POST is stored
+/// (sealed under the root key, since a data-key response holds a data key) and replayed to
+/// retries with the same key and body for 24 hours.
+extension LocalVault {
+    /// How long a stored response is replayed.
+    public static let idempotencyWindow: TimeInterval = 24 * 60 * 60
+
+    /// The outcome of claiming an idempotency key.
+    public enum IdempotencyClaim: Sendable, Equatable {
+        /// First use: run the request, then call ``completeIdempotencyKey(scope:key:status:body:)``.
+        case claimed
+        /// A retry: answer with the stored response.
+        case replay(status: Int, body: [UInt8])
+        /// The first request with this key has not finished yet.
+        case inProgress
+        /// The key was used with a different request.
+        case mismatch
+    }
+
+    /// Claims `key` for a request whose method, path and body hash to `requestHash`.
+    /// - Parameter scope: whose keys these are (the API key id): keys never collide across callers.
+    public func claimIdempotencyKey(scope: String, key: String, requestHash: String) async throws -> IdempotencyClaim {
+        let now = Date()
+        let stored = try await store.pool.write { db -> (hash: String, status: Int?, body: Data?)? in
+            try db.execute(
+                sql: "DELETE FROM idempotency_keys WHERE created_at < ?",
+                arguments: [now.addingTimeInterval(-Self.idempotencyWindow).storedMilliseconds]
+            )
+            try db.execute(
+                sql: """
+                    INSERT INTO idempotency_keys (scope, key, request_hash, created_at) VALUES (?, ?, ?, ?)
+                    ON CONFLICT DO NOTHING
+                    """,
+                arguments: [scope, key, requestHash, now.storedMilliseconds]
+            )
+            if db.changesCount == 1 { return nil }
+            return try Row.fetchOne(
+                db,
+                sql: "SELECT request_hash, status, body FROM idempotency_keys WHERE scope = ? AND key = ?",
+                arguments: [scope, key]
+            ).map { (hash: $0["request_hash"], status: $0["status"], body: $0["body"]) }
+        }
+        guard let stored else { return .claimed }
+        guard stored.hash == requestHash else { return .mismatch }
+        guard let status = stored.status, let sealed = stored.body else { return .inProgress }
+        guard let body = try? openStoredResponse(Array(sealed), scope: scope, key: key) else {
+            throw LocalVaultError(.internalError, "a stored idempotent response does not authenticate")
+        }
+        return .replay(status: status, body: body)
+    }
+
+    /// Stores the response of a claimed request for replay.
+    public func completeIdempotencyKey(scope: String, key: String, status: Int, body: [UInt8]) async throws {
+        let sealed = try sealStoredResponse(body, scope: scope, key: key)
+        try await store.pool.write { db in
+            try db.execute(
+                sql: "UPDATE idempotency_keys SET status = ?, body = ? WHERE scope = ? AND key = ?",
+                arguments: [status, Data(sealed), scope, key]
+            )
+        }
+    }
+
+    /// Forgets a claim whose request produced no response worth replaying (a server error), so
+    /// that a retry runs again.
+    public func releaseIdempotencyKey(scope: String, key: String) async throws {
+        try await store.pool.write { db in
+            try db.execute(
+                sql: "DELETE FROM idempotency_keys WHERE scope = ? AND key = ? AND status IS NULL",
+                arguments: [scope, key]
+            )
+        }
+    }
+
+    private func responseAssociatedData(scope: String, key: String) -> [UInt8] {
+        Array("lvs.idempotency\0\(scope)\0\(key)".utf8)
+    }
+
+    private func sealStoredResponse(_ body: [UInt8], scope: String, key: String) throws -> [UInt8] {
+        let dataKey = try DataKey.generate()
+        let wrapped = try rootKey.wrap(dataKey, associatedData: responseAssociatedData(scope: scope, key: key))
+        return try EnvelopeBlob.seal(
+            body,
+            with: dataKey,
+            encryptedKeys: wrapped,
+            associatedData: responseAssociatedData(scope: scope, key: key)
+        ).bytes
+    }
+
+    private func openStoredResponse(_ sealed: [UInt8], scope: String, key: String) throws -> [UInt8] {
+        let blob = try EnvelopeBlob(parsing: sealed, layout: .a)
+        let associatedData = responseAssociatedData(scope: scope, key: key)
+        let dataKey = try rootKey.unwrap(blob.encryptedKeys[...], associatedData: associatedData)
+        return try blob.open(with: dataKey, associatedData: associatedData)
+    }
+}

@@ -1,0 +1,371 @@
+import EnvelopeCrypto
+import Foundation
+import GRDB
+import VaultAPI
+
+/// Objects: named values, each version encrypted with its own data key under the object's key
+/// context. The store holds only the sealed value (a layout-A blob whose associated data binds it
+/// to its object), its size and an etag computed over the sealed bytes.
+extension LocalVault {
+    /// One stored object row, as read inside a transaction.
+    struct ObjectRow: Sendable {
+        var id: String
+        var environmentID: String
+        var name: String
+        var context: KeyContext
+        var updatedAt: Date
+        var actor: Actor
+        var versionID: String
+        var dataKeyID: String
+        var sealedValue: [UInt8]
+
+        static let selection = """
+            SELECT o.id, o.environment_id, o.name, o.key_context, o.updated_at, o.updated_by_id, o.updated_by_name,
+                   o.current_version_id, v.data_key_id, v.sealed_value
+            FROM objects o JOIN object_versions v ON v.id = o.current_version_id
+            """
+
+        init(row: Row) throws {
+            id = row["id"]
+            environmentID = row["environment_id"]
+            name = row["name"]
+            let contextJSON: String = row["key_context"]
+            context = try JSONDecoder().decode(KeyContext.self, from: Data(contextJSON.utf8))
+            updatedAt = Date(storedMilliseconds: row["updated_at"])
+            actor = Actor(id: row["updated_by_id"], name: row["updated_by_name"])
+            versionID = row["current_version_id"]
+            dataKeyID = row["data_key_id"]
+            sealedValue = Array(row["sealed_value"] as Data)
+        }
+
+        var metadata: ObjectMetadata {
+            ObjectMetadata(
+                id: id,
+                environmentID: environmentID,
+                keyID: dataKeyID,
+                updatedAt: updatedAt,
+                updatedBy: actor,
+                context: context,
+                versionID: versionID
+            )
+        }
+    }
+
+    /// A sealed version, ready to insert.
+    struct SealedVersion: Sendable {
+        var id: String
+        var size: Int
+        var etag: String
+        var dataKeyID: String
+        var bytes: [UInt8]
+    }
+
+    // MARK: Create, read, update, delete
+
+    /// Creates an object (POST /kv).
+    /// - Throws: ``LocalVaultError``: 422 for an invalid name or context, 409 if the name is in use.
+    public func createObject(
+        name: String,
+        value: String,
+        context: KeyContext,
+        caller: VaultCaller
+    ) async throws
+        -> ObjectMetadata
+    {
+        guard !name.isEmpty, name.count <= Self.maxNameLength else {
+            throw LocalVaultError(.unprocessable, "name must be 1 to \(Self.maxNameLength) characters")
+        }
+        let objectID = Self.newID()
+        let version = try await seal(value, objectID: objectID, context: context, environmentID: caller.environmentID)
+        let contextJSON = String(decoding: try JSONEncoder().encode(context), as: UTF8.self)
+        let now = Date().storedMilliseconds
+        do {
+            try await store.pool.write { db in
+                try db.execute(
+                    sql: """
+                        INSERT INTO objects (id, environment_id, name, key_context, created_at, updated_at,
+                                             updated_by_id, updated_by_name, current_version_id)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [
+                        objectID, caller.environmentID, name, contextJSON, now, now, caller.actor.id, caller.actor.name,
+                        version.id,
+                    ]
+                )
+                try Self.insert(version, objectID: objectID, createdAt: now, db: db)
+            }
+        } catch let error as DatabaseError where error.isUniqueConstraintViolation {
+            throw LocalVaultError(.conflict, "an object with this name already exists")
+        }
+        return try await describeObject(id: objectID, environmentID: caller.environmentID).metadata
+    }
+
+    /// Reads an object and decrypts its value (GET /kv/{id}).
+    /// - Throws: ``LocalVaultError``: 404 if there is no such live object in the environment.
+    public func readObject(id: String, environmentID: String) async throws -> VaultObject {
+        try await decrypt(fetch(where: "o.id = ?", id, environmentID: environmentID))
+    }
+
+    /// Reads an object by name (GET /kv/name/{name}).
+    public func readObject(named name: String, environmentID: String) async throws -> VaultObject {
+        try await decrypt(fetch(where: "o.name = ?", name, environmentID: environmentID))
+    }
+
+    /// An object's metadata, without decrypting its value (GET /kv/{id}/metadata).
+    public func describeObject(id: String, environmentID: String) async throws -> ObjectWithoutValue {
+        let row = try await fetch(where: "o.id = ?", id, environmentID: environmentID)
+        return ObjectWithoutValue(id: row.id, name: row.name, metadata: row.metadata)
+    }
+
+    /// Stores a new version of an object's value (PUT /kv/{id}). With `versionCheck`, the update
+    /// happens only if it names the current version: of several concurrent updates carrying the
+    /// same check exactly one wins, the others get 409. Without it, the last write wins.
+    public func updateObject(
+        id: String,
+        value: String,
+        versionCheck: String?,
+        caller: VaultCaller
+    ) async throws
+        -> ObjectWithoutValue
+    {
+        let current = try await fetch(where: "o.id = ?", id, environmentID: caller.environmentID)
+        if let versionCheck, versionCheck != current.versionID { throw Self.versionConflict }
+        let version = try await seal(value, objectID: id, context: current.context, environmentID: caller.environmentID)
+        let now = Date().storedMilliseconds
+        try await store.pool.write { db in
+            // The check and the switch to the new version happen in one write transaction.
+            var sql = """
+                UPDATE objects SET current_version_id = ?, updated_at = ?, updated_by_id = ?, updated_by_name = ?
+                WHERE id = ? AND environment_id = ? AND deleted_at IS NULL
+                """
+            var arguments: StatementArguments = [
+                version.id, now, caller.actor.id, caller.actor.name, id, caller.environmentID,
+            ]
+            if let versionCheck {
+                sql += " AND current_version_id = ?"
+                arguments += [versionCheck]
+            }
+            try db.execute(sql: sql, arguments: arguments)
+            guard db.changesCount == 1 else {
+                let stillLive = try Bool.fetchOne(
+                    db,
+                    sql: "SELECT 1 FROM objects WHERE id = ? AND environment_id = ? AND deleted_at IS NULL",
+                    arguments: [id, caller.environmentID]
+                )
+                throw stillLive == true ? Self.versionConflict : LocalVaultError.objectNotFound
+            }
+            try Self.insert(version, objectID: id, createdAt: now, db: db)
+        }
+        return try await describeObject(id: id, environmentID: caller.environmentID)
+    }
+
+    /// Deletes an object (DELETE /kv/{id}): it is gone at once (404 afterwards) and its name can be
+    /// used again right away; the sealed versions are purged by ``purgeDeletedObjects(deletedBefore:)``.
+    public func deleteObject(
+        id: String,
+        versionCheck: String?,
+        environmentID: String
+    ) async throws
+        -> DeleteObjectResponse
+    {
+        let now = Date().storedMilliseconds
+        let name = try await store.pool.write { db -> String in
+            guard
+                let row = try Row.fetchOne(
+                    db,
+                    sql:
+                        "SELECT name, current_version_id FROM objects WHERE id = ? AND environment_id = ? AND deleted_at IS NULL",
+                    arguments: [id, environmentID]
+                )
+            else { throw LocalVaultError.objectNotFound }
+            if let versionCheck, versionCheck != row["current_version_id"] { throw Self.versionConflict }
+            try db.execute(sql: "UPDATE objects SET deleted_at = ? WHERE id = ?", arguments: [now, id])
+            return row["name"]
+        }
+        return DeleteObjectResponse(success: true, name: name)
+    }
+
+    /// Removes deleted objects and all their versions for good; returns how many were purged.
+    @discardableResult
+    public func purgeDeletedObjects(deletedBefore cutoff: Date) async throws -> Int {
+        try await store.pool.write { db in
+            try db.execute(
+                sql: """
+                    DELETE FROM object_versions WHERE object_id IN
+                        (SELECT id FROM objects WHERE deleted_at IS NOT NULL AND deleted_at <= ?);
+                    DELETE FROM objects WHERE deleted_at IS NOT NULL AND deleted_at <= ?;
+                    """,
+                arguments: [cutoff.storedMilliseconds, cutoff.storedMilliseconds]
+            )
+            return db.changesCount
+        }
+    }
+
+    // MARK: Lists
+
+    /// The versions of an object, newest first (GET /kv/{id}/versions).
+    public func listVersions(id: String, environmentID: String) async throws -> ListResponse<ObjectVersion> {
+        let current = try await fetch(where: "o.id = ?", id, environmentID: environmentID)
+        let versions = try await store.pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT id, created_at, size, etag FROM object_versions
+                    WHERE object_id = ? ORDER BY created_at DESC, rowid DESC
+                    """,
+                arguments: [id]
+            ).map { row in
+                ObjectVersion(
+                    id: row["id"],
+                    createdAt: Date(storedMilliseconds: row["created_at"]),
+                    currentVersion: row["id"] == current.versionID,
+                    size: row["size"],
+                    etag: row["etag"]
+                )
+            }
+        }
+        return ListResponse(data: versions, listMetadata: ListMetadata(before: nil, after: nil))
+    }
+
+    /// A page of the environment's live objects (GET /kv), ordered by creation. `after` and
+    /// `before` are object ids from a previous page's `list_metadata`.
+    /// - Throws: ``LocalVaultError``: 422 for a limit outside 1...100 or an unknown cursor.
+    public func listObjects(
+        _ query: ListObjectsQuery,
+        environmentID: String
+    ) async throws
+        -> ListResponse<ObjectSummary>
+    {
+        guard (1...ListObjectsQuery.maxLimit).contains(query.limit) else {
+            throw LocalVaultError(.unprocessable, "limit must be 1 to \(ListObjectsQuery.maxLimit)")
+        }
+        return try await store.pool.read { db in
+            var conditions = ["environment_id = ?", "deleted_at IS NULL"]
+            var arguments: StatementArguments = [environmentID]
+            if let search = query.search, !search.isEmpty {
+                conditions.append("name LIKE ? ESCAPE '\\'")
+                let escaped = search.replacingOccurrences(of: "\\", with: "\\\\")
+                    .replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
+                arguments += ["%\(escaped)%"]
+            }
+            if let updatedAfter = query.updatedAfter {
+                conditions.append("updated_at > ?")
+                arguments += [updatedAfter.storedMilliseconds]
+            }
+            // Walking backwards (a `before` cursor) reads in the opposite order and flips the page.
+            let backwards = query.before != nil
+            let ascending = (query.order == .ascending) != backwards
+            if let cursorID = query.before ?? query.after {
+                guard
+                    let createdAt = try Int64.fetchOne(
+                        db,
+                        sql: "SELECT created_at FROM objects WHERE id = ? AND environment_id = ?",
+                        arguments: [cursorID, environmentID]
+                    )
+                else { throw LocalVaultError(.unprocessable, "the list cursor does not name an object") }
+                conditions.append("(created_at, id) \(ascending ? ">" : "<") (?, ?)")
+                arguments += [createdAt, cursorID]
+            }
+            let direction = ascending ? "ASC" : "DESC"
+            var rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT id, name, updated_at FROM objects WHERE \(conditions.joined(separator: " AND "))
+                    ORDER BY created_at \(direction), id \(direction) LIMIT ?
+                    """,
+                arguments: arguments + [query.limit + 1]
+            )
+            let hasMore = rows.count > query.limit
+            rows = Array(rows.prefix(query.limit))
+            if backwards { rows.reverse() }
+            let summaries = rows.map { row in
+                ObjectSummary(id: row["id"], name: row["name"], updatedAt: Date(storedMilliseconds: row["updated_at"]))
+            }
+            let metadata: ListMetadata
+            if backwards {
+                metadata = ListMetadata(before: hasMore ? summaries.first?.id : nil, after: summaries.last?.id)
+            } else {
+                metadata = ListMetadata(
+                    before: query.after == nil ? nil : summaries.first?.id,
+                    after: hasMore ? summaries.last?.id : nil
+                )
+            }
+            return ListResponse(data: summaries, listMetadata: metadata)
+        }
+    }
+
+    // MARK: Helpers
+
+    static let versionConflict = LocalVaultError(.conflict, "version_check does not match the current version")
+
+    static func newID() -> String { UUID().uuidString.lowercased() }
+
+    /// The associated data of a stored value: a sealed value copied to another object's row
+    /// does not open there.
+    static func associatedData(objectID: String) -> [UInt8] { Array("lvs.object\0\(objectID)".utf8) }
+
+    private func seal(
+        _ value: String,
+        objectID: String,
+        context: KeyContext,
+        environmentID: String
+    ) async throws
+        -> SealedVersion
+    {
+        let issued = try await createDataKey(context: context, environmentID: environmentID)
+        let blob = try EnvelopeBlob.seal(
+            Array(value.utf8),
+            with: issued.key,
+            encryptedKeys: issued.encryptedKeys,
+            associatedData: Self.associatedData(objectID: objectID)
+        )
+        return SealedVersion(
+            id: Self.newID(),
+            size: value.utf8.count,
+            etag: SHA256.hexDigest(blob.bytes),
+            dataKeyID: issued.id,
+            bytes: blob.bytes
+        )
+    }
+
+    private static func insert(_ version: SealedVersion, objectID: String, createdAt: Int64, db: Database) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO object_versions (id, object_id, created_at, size, etag, data_key_id, sealed_value)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                version.id, objectID, createdAt, version.size, version.etag, version.dataKeyID, Data(version.bytes),
+            ]
+        )
+    }
+
+    private func fetch(where condition: String, _ value: String, environmentID: String) async throws -> ObjectRow {
+        let row = try await store.pool.read { db in
+            try Row.fetchOne(
+                db,
+                sql: "\(ObjectRow.selection) WHERE \(condition) AND o.environment_id = ? AND o.deleted_at IS NULL",
+                arguments: [value, environmentID]
+            ).map(ObjectRow.init(row:))
+        }
+        guard let row else { throw LocalVaultError.objectNotFound }
+        return row
+    }
+
+    private func decrypt(_ row: ObjectRow) async throws -> VaultObject {
+        let damaged = LocalVaultError(.internalError, "the stored value of object \(row.id) does not authenticate")
+        guard let blob = try? EnvelopeBlob(parsing: row.sealedValue, layout: .a) else { throw damaged }
+        let key: DataKey
+        do {
+            key = try await decryptDataKey(encryptedKeys: blob.encryptedKeys, environmentID: row.environmentID).key
+        } catch let error as LocalVaultError where error.kind == .insufficientPermissions {
+            throw error
+        } catch {
+            throw damaged
+        }
+        guard let bytes = try? blob.open(with: key, associatedData: Self.associatedData(objectID: row.id)),
+            let value = String(validating: bytes, as: UTF8.self)
+        else { throw damaged }
+        return VaultObject(id: row.id, name: row.name, value: value, metadata: row.metadata)
+    }
+}

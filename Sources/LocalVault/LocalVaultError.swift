@@ -1,0 +1,62 @@
+import VaultAPI
+
+/// An error from the LocalVault engine, with the HTTP status the REST API answers it with.
+/// Messages name what is wrong and never hold keys, values or wrapped keys.
+public struct LocalVaultError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// The kind of failure. New kinds may be added.
+    public enum Kind: String, Hashable, Sendable {
+        /// The request is malformed (bad base64, foreign or tampered `encrypted_keys`): 400.
+        case invalidRequest
+        /// The request is well-formed but breaks a rule (key context, name length): 422.
+        case unprocessable
+        /// No such object (or it was deleted), in this environment: 404.
+        case notFound
+        /// A name already in use, or a `version_check` that is not the current version: 409.
+        case conflict
+        /// A customer-managed key the service may not use: 403.
+        case insufficientPermissions
+        /// Storage or crypto failure that is not the caller's fault: 500.
+        case internalError
+    }
+
+    public let kind: Kind
+    public let message: String
+
+    public init(_ kind: Kind, _ message: String) {
+        self.kind = kind
+        self.message = message
+    }
+
+    /// The HTTP status of this error.
+    public var httpStatus: Int {
+        switch kind {
+        case .invalidRequest: 400
+        case .unprocessable: 422
+        case .notFound: 404
+        case .conflict: 409
+        case .insufficientPermissions: 403
+        case .internalError: 500
+        }
+    }
+
+    /// A stable machine-readable code for the `code` field of error bodies.
+    public var code: String {
+        switch kind {
+        case .invalidRequest: "invalid_request"
+        case .unprocessable: "unprocessable_entity"
+        case .notFound: "not_found"
+        case .conflict: "conflict"
+        case .insufficientPermissions: "insufficient_permissions"
+        case .internalError: "internal_error"
+        }
+    }
+
+    public var description: String { "LocalVaultError.\(kind.rawValue): \(message)" }
+
+    static func invalidKeyContext(_ error: KeyContextError) -> Self { Self(.unprocessable, error.description) }
+    static let objectNotFound = Self(.notFound, "object not found")
+    static let foreignKeys = Self(
+        .invalidRequest,
+        "encrypted keys were not issued by this vault environment, or were altered"
+    )
+}
