@@ -46,7 +46,9 @@ let benchmarks: @Sendable () -> Void = {
 
         Benchmark("Seal \(fixture.label)", configuration: fixture.configuration) { benchmark in
             for _ in benchmark.scaledIterations {
-                blackHole(try EnvelopeBlob.seal(fixture.plaintext, with: fixture.key, encryptedKeys: fixture.encryptedKeys))
+                blackHole(
+                    try EnvelopeBlob.seal(fixture.plaintext, with: fixture.key, encryptedKeys: fixture.encryptedKeys)
+                )
             }
         }
 

@@ -63,7 +63,10 @@ struct Fixture {
         var generator = SystemRandomNumberGenerator()
         plaintext = (0..<count).map { _ in generator.next() }
         // Printable ASCII, so the String API sees the byte count it is credited with.
-        text = String(decoding: (0..<count).map { _ in UInt8.random(in: 0x21...0x7E, using: &generator) }, as: UTF8.self)
+        text = String(
+            decoding: (0..<count).map { _ in UInt8.random(in: 0x21...0x7E, using: &generator) },
+            as: UTF8.self
+        )
         key = try DataKey.generate()
         // The shape of a real WorkOS `encrypted_keys`: its ASCII tag, then about 170 opaque bytes.
         encryptedKeys = KeysBlobPrefix.workOS + (0..<169).map { _ in generator.next() }
@@ -88,7 +91,9 @@ func cases() throws -> [Case] {
         let fixture = try Fixture(count: count)
         cases.append(
             Case(name: "seal-\(suffix)", byteCount: count) {
-                blackHole(try EnvelopeBlob.seal(fixture.plaintext, with: fixture.key, encryptedKeys: fixture.encryptedKeys))
+                blackHole(
+                    try EnvelopeBlob.seal(fixture.plaintext, with: fixture.key, encryptedKeys: fixture.encryptedKeys)
+                )
             }
         )
         cases.append(
@@ -119,6 +124,20 @@ func cases() throws -> [Case] {
     return cases
 }
 
+/// `value` with exactly two decimals, without pulling Foundation in for `String(format:)`.
+func twoDecimals(_ value: Double) -> String {
+    let hundredths = Int((value * 100).rounded())
+    let fraction = hundredths % 100
+    return "\(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction)"
+}
+
+/// A usage mistake is not a crash: say what was wrong and exit with status 2, no stack trace.
+func exitWithUsageError(_ message: String) -> Never {
+    var line = "EngineThroughput: \(message)\nusage: EngineThroughput [--seconds S] [--warmup S] [CASE...]\n"
+    line.withUTF8 { _ = write(STDERR_FILENO, $0.baseAddress, $0.count) }
+    exit(2)
+}
+
 func main() throws {
     var seconds = 1.5
     var warmup = 0.3
@@ -128,7 +147,7 @@ func main() throws {
         switch argument {
         case "--seconds", "--warmup":
             guard let value = arguments.popFirst().flatMap(Double.init), value > 0 else {
-                fatalError("\(argument) needs a positive number of seconds")
+                exitWithUsageError("\(argument) needs a positive number of seconds")
             }
             if argument == "--seconds" { seconds = value } else { warmup = value }
         default:
@@ -139,15 +158,15 @@ func main() throws {
     let all = try cases()
     let unknown = selected.filter { name in !all.contains { $0.name == name } }
     guard unknown.isEmpty else {
-        fatalError("unknown case(s) \(unknown); known: \(all.map(\.name).joined(separator: " "))")
+        exitWithUsageError("unknown case(s) \(unknown); known: \(all.map(\.name).joined(separator: " "))")
     }
     for benchmark in all where selected.isEmpty || selected.contains(benchmark.name) {
         // Warm-up fills caches, the IV pool and malloc's free lists before the timed run.
         _ = try operationsPerSecond(for: warmup, benchmark.operation)
         let operations = try operationsPerSecond(for: seconds, benchmark.operation)
         let megabytes = operations * Double(benchmark.byteCount) / 1e6
-        print("engine \(benchmark.name) \(Int(operations.rounded())) \((megabytes * 100).rounded() / 100)")
-        fflush(stdout)
+        print("engine \(benchmark.name) \(Int(operations.rounded())) \(twoDecimals(megabytes))")
+        fflush(nil)  // each line as it is measured, when stdout is a pipe too
     }
 }
 
