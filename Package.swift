@@ -8,10 +8,16 @@ let package = Package(
         .library(name: "EnvelopeCrypto", targets: ["EnvelopeCrypto"]),
         .library(name: "VaultAPI", targets: ["VaultAPI"]),
         .library(name: "LocalVault", targets: ["LocalVault"]),
+        .library(name: "WorkOSVault", targets: ["WorkOSVault"]),
+        .library(name: "LocalVaultServer", targets: ["LocalVaultServer"]),
+        .executable(name: "vault", targets: ["vault"]),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0"),
     ],
     targets: [
         // C modules are implementation details: never products, imported by one module each.
@@ -33,11 +39,48 @@ let package = Package(
             name: "VaultAPI"
         ),
         .target(
+            name: "VaultHTTP",
+            dependencies: ["CLibcurl"]
+        ),
+        .target(
+            name: "WorkOSVault",
+            dependencies: [
+                "EnvelopeCrypto",
+                "VaultAPI",
+                "VaultHTTP",
+                "LocalVault",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
             name: "LocalVault",
             dependencies: [
                 "EnvelopeCrypto",
                 "VaultAPI",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "LocalVaultServer",
+            dependencies: [
+                "EnvelopeCrypto",
+                "LocalVault",
+                "VaultAPI",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "vault",
+            dependencies: [
+                "EnvelopeCrypto",
+                "VaultAPI",
+                "WorkOSVault",
+                "LocalVault",
+                "LocalVaultServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -48,6 +91,31 @@ let package = Package(
         .testTarget(
             name: "LocalVaultTests",
             dependencies: ["LocalVault", "VaultAPI", "EnvelopeCrypto"]
+        ),
+        .testTarget(
+            name: "LocalVaultServerTests",
+            dependencies: [
+                "LocalVaultServer",
+                "LocalVault",
+                "VaultAPI",
+                "EnvelopeCrypto",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "WorkOSVaultTests",
+            dependencies: [
+                "WorkOSVault",
+                "VaultHTTP",
+                "VaultAPI",
+                "EnvelopeCrypto",
+                "LocalVault",
+                "LocalVaultServer",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
         ),
         .testTarget(
             name: "SystemLibraryTests",

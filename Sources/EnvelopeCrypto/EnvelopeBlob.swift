@@ -246,6 +246,39 @@ extension EnvelopeBlob {
         return EnvelopeBlob(bytes: bytes, layout: layout, sections: sections)
     }
 
+    /// The same ciphertext, IV and tag framed with other wrapped keys: the blob half of a rekey,
+    /// which moves a blob to a new key context without decrypting it. The layout is kept unless
+    /// `layout` names another writable one.
+    /// - Throws: ``EnvelopeCryptoError/invalidEncryptedKeys`` or ``EnvelopeCryptoError/unsupportedLayout``.
+    public func replacingEncryptedKeys(_ encryptedKeys: [UInt8], layout: BlobLayout? = nil) throws -> EnvelopeBlob {
+        let layout = layout ?? self.layout
+        guard layout.isWritable, self.layout.isWritable else { throw EnvelopeCryptoError.unsupportedLayout }
+        guard (1...Self.maxEncryptedKeysCount).contains(encryptedKeys.count) else {
+            throw EnvelopeCryptoError.invalidEncryptedKeys
+        }
+        let length = LEB128.encode(UInt32(encryptedKeys.count))
+        let iv = bytes[sections.iv]
+        let tag = bytes[sections.tag]
+        let ciphertext = bytes[sections.ciphertext]
+        var rebuilt: [UInt8] = []
+        rebuilt.reserveCapacity(iv.count + tag.count + length.count + encryptedKeys.count + ciphertext.count)
+        switch layout {
+        case .a, .legacyA:
+            rebuilt += iv
+            rebuilt += tag
+            rebuilt += length
+            rebuilt += encryptedKeys
+            rebuilt += ciphertext
+        case .b:
+            rebuilt += length
+            rebuilt += encryptedKeys
+            rebuilt += iv
+            rebuilt += ciphertext
+            rebuilt += tag
+        }
+        return try EnvelopeBlob(parsing: rebuilt, layout: layout)
+    }
+
     private init(bytes: [UInt8], layout: BlobLayout, sections: BlobSections) {
         self.bytes = bytes
         self.layout = layout

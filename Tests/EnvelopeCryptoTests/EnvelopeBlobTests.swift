@@ -162,3 +162,26 @@ import Testing
     }
     #endif
 }
+
+@Suite struct RewrappingTests {
+    @Test(arguments: [BlobLayout.a, .b], [BlobLayout.a, .b])
+    func replacingTheWrappedKeysKeepsTheCiphertext(from: BlobLayout, to: BlobLayout) throws {
+        let key = try DataKey.generate()
+        let blob = try EnvelopeBlob.seal(
+            "move me",
+            with: key,
+            encryptedKeys: [1, 2, 3],
+            associatedData: "aad",
+            layout: from
+        )
+        let newKeys = Array("LVS.EKM.v1\0".utf8) + [UInt8](repeating: 9, count: 200)
+        let moved = try blob.replacingEncryptedKeys(newKeys, layout: to)
+        #expect(moved.layout == to)
+        #expect(moved.encryptedKeys == newKeys)
+        #expect(moved.iv == blob.iv)
+        #expect(moved.tag == blob.tag)
+        #expect(try EnvelopeBlob(parsing: moved.bytes).layout == to)
+        #expect(try moved.openString(with: key, associatedData: "aad") == "move me")
+        #expect(throws: EnvelopeCryptoError.invalidEncryptedKeys) { try blob.replacingEncryptedKeys([]) }
+    }
+}

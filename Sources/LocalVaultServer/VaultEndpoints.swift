@@ -1,0 +1,87 @@
+import EnvelopeCrypto
+import LocalVault
+import VaultAPI
+
+/// The Vault endpoints as plain functions of decoded request values: no HTTP in sight, so each
+/// can be called (and tested) directly. ``VaultRoutes`` binds them to paths.
+public struct VaultEndpoints: Sendable {
+    public let vault: LocalVault
+
+    public init(vault: LocalVault) {
+        self.vault = vault
+    }
+
+    /// `POST /vault/v1/keys/data-key`.
+    public func createDataKey(_ request: CreateDataKeyRequest, caller: VaultCaller) async throws -> DataKeyResponse {
+        try await vault.createDataKey(context: request.context, environmentID: caller.environmentID).response
+    }
+
+    /// `POST /vault/v1/keys/decrypt`.
+    public func decryptDataKey(_ request: DecryptDataKeyRequest, caller: VaultCaller) async throws
+        -> DecryptDataKeyResponse
+    {
+        let encryptedKeys = try Self.base64(request.keys, field: "keys")
+        let (id, key) = try await vault.decryptDataKey(encryptedKeys: encryptedKeys, environmentID: caller.environmentID)
+        return DecryptDataKeyResponse(id: id, dataKey: key.base64EncodedString())
+    }
+
+    /// `POST /vault/v1/keys/rekey`.
+    public func rekey(_ request: RekeyRequest, caller: VaultCaller) async throws -> DataKeyResponse {
+        let encryptedKeys = try Self.base64(request.encryptedKeys, field: "encrypted_keys")
+        return try await vault.rekey(
+            encryptedKeys: encryptedKeys,
+            context: request.context,
+            environmentID: caller.environmentID
+        ).response
+    }
+
+    /// `GET /vault/v1/kv`.
+    public func listObjects(_ query: ListObjectsQuery, caller: VaultCaller) async throws -> ListResponse<ObjectSummary> {
+        try await vault.listObjects(query, environmentID: caller.environmentID)
+    }
+
+    /// `POST /vault/v1/kv` (201).
+    public func createObject(_ request: CreateObjectRequest, caller: VaultCaller) async throws -> ObjectMetadata {
+        try await vault.createObject(name: request.name, value: request.value, context: request.keyContext, caller: caller)
+    }
+
+    /// `GET /vault/v1/kv/{id}`.
+    public func readObject(id: String, caller: VaultCaller) async throws -> VaultObject {
+        try await vault.readObject(id: id, environmentID: caller.environmentID)
+    }
+
+    /// `GET /vault/v1/kv/name/{name}`.
+    public func readObject(named name: String, caller: VaultCaller) async throws -> VaultObject {
+        try await vault.readObject(named: name, environmentID: caller.environmentID)
+    }
+
+    /// `GET /vault/v1/kv/{id}/metadata`.
+    public func describeObject(id: String, caller: VaultCaller) async throws -> ObjectWithoutValue {
+        try await vault.describeObject(id: id, environmentID: caller.environmentID)
+    }
+
+    /// `PUT /vault/v1/kv/{id}` (201).
+    public func updateObject(id: String, _ request: UpdateObjectRequest, caller: VaultCaller) async throws
+        -> ObjectWithoutValue
+    {
+        try await vault.updateObject(id: id, value: request.value, versionCheck: request.versionCheck, caller: caller)
+    }
+
+    /// `DELETE /vault/v1/kv/{id}`.
+    public func deleteObject(id: String, versionCheck: String?, caller: VaultCaller) async throws -> DeleteObjectResponse {
+        try await vault.deleteObject(id: id, versionCheck: versionCheck, environmentID: caller.environmentID)
+    }
+
+    /// `GET /vault/v1/kv/{id}/versions`.
+    public func listVersions(id: String, caller: VaultCaller) async throws -> ListResponse<ObjectVersion> {
+        try await vault.listVersions(id: id, environmentID: caller.environmentID)
+    }
+
+    private static func base64(_ text: String, field: String) throws(APIError) -> [UInt8] {
+        do {
+            return try Base64.decode(text)
+        } catch {
+            throw APIError.badRequest("\(field) is not valid standard base64")
+        }
+    }
+}

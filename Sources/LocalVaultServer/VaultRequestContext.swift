@@ -1,0 +1,21 @@
+import Hummingbird
+
+/// The request context of `vault serve`: Hummingbird's core context plus the API key that
+/// authenticated the request (set by ``AuthenticationMiddleware``).
+public struct VaultRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    /// The authenticated key; `nil` until authentication has run.
+    public var apiKey: APIKey?
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = CoreRequestContextStorage(source: source)
+        apiKey = nil
+    }
+
+    /// The authenticated key.
+    /// - Throws: ``APIError/unauthorized`` if authentication has not run (a routing mistake).
+    func requireAPIKey() throws(APIError) -> APIKey {
+        guard let apiKey else { throw APIError.unauthorized }
+        return apiKey
+    }
+}

@@ -1,0 +1,91 @@
+import Foundation
+import Hummingbird
+import LocalVault
+import VaultAPI
+
+/// Binds ``VaultEndpoints`` to the paths of VAULT-API.md section 2: decodes the path, query and
+/// body, calls the endpoint with the caller of the authenticated key, and encodes the answer.
+struct VaultRoutes {
+    let endpoints: VaultEndpoints
+
+    func register(on router: Router<VaultRequestContext>) {
+        let api = router.group("vault/v1")
+        api.post("keys/data-key") { request, context in
+            let body = try await Self.decode(CreateDataKeyRequest.self, from: request)
+            return try JSONResponse.make(try await endpoints.createDataKey(body, caller: context.caller()))
+        }
+        api.post("keys/decrypt") { request, context in
+            let body = try await Self.decode(DecryptDataKeyRequest.self, from: request)
+            return try JSONResponse.make(try await endpoints.decryptDataKey(body, caller: context.caller()))
+        }
+        api.post("keys/rekey") { request, context in
+            let body = try await Self.decode(RekeyRequest.self, from: request)
+            return try JSONResponse.make(try await endpoints.rekey(body, caller: context.caller()))
+        }
+        api.get("kv") { request, context in
+            let query = try ListObjectsQuery.parse(try URLDecoding.query(request.uri.query))
+            return try JSONResponse.make(try await endpoints.listObjects(query, caller: context.caller()))
+        }
+        api.post("kv") { request, context in
+            let body = try await Self.decode(CreateObjectRequest.self, from: request)
+            return try JSONResponse.make(try await endpoints.createObject(body, caller: context.caller()), status: .created)
+        }
+        api.get("kv/name/{name}") { _, context in
+            let name = try Self.segment("name", of: context)
+            return try JSONResponse.make(try await endpoints.readObject(named: name, caller: context.caller()))
+        }
+        api.get("kv/{id}") { _, context in
+            let id = try Self.segment("id", of: context)
+            return try JSONResponse.make(try await endpoints.readObject(id: id, caller: context.caller()))
+        }
+        api.put("kv/{id}") { request, context in
+            let id = try Self.segment("id", of: context)
+            let body = try await Self.decode(UpdateObjectRequest.self, from: request)
+            return try JSONResponse.make(
+                try await endpoints.updateObject(id: id, body, caller: context.caller()),
+                status: .created
+            )
+        }
+        api.delete("kv/{id}") { request, context in
+            let id = try Self.segment("id", of: context)
+            let versionCheck = try URLDecoding.query(request.uri.query)["version_check"].flatMap { $0.isEmpty ? nil : $0 }
+            return try JSONResponse.make(
+                try await endpoints.deleteObject(id: id, versionCheck: versionCheck, caller: context.caller())
+            )
+        }
+        api.get("kv/{id}/metadata") { _, context in
+            let id = try Self.segment("id", of: context)
+            return try JSONResponse.make(try await endpoints.describeObject(id: id, caller: context.caller()))
+        }
+        api.get("kv/{id}/versions") { _, context in
+            let id = try Self.segment("id", of: context)
+            return try JSONResponse.make(try await endpoints.listVersions(id: id, caller: context.caller()))
+        }
+    }
+
+    /// A path parameter, percent-decoded.
+    static func segment(_ name: String, of context: VaultRequestContext) throws(APIError) -> String {
+        guard let raw = context.parameters[name[...]] else { throw APIError.notFound }
+        return try URLDecoding.pathSegment(raw)
+    }
+
+    /// The JSON body as `T`. Unknown fields are ignored; errors say what is wrong without
+    /// quoting the body.
+    static func decode<T: Decodable>(_ type: T.Type, from request: Request) async throws -> T {
+        // BodyLimitMiddleware has collected the body already: this reads a buffer.
+        let body = try await request.body.collect(upTo: .max)
+        guard body.readableBytes > 0 else { throw APIError.badRequest("the request body is empty: a JSON object is expected") }
+        do {
+            return try VaultJSON.decoder().decode(T.self, from: Data(body.readableBytesView))
+        } catch let error as DecodingError {
+            throw ErrorMapping.apiError(for: error)
+        } catch let error as KeyContextError {
+            throw APIError.unprocessable(error.description)
+        }
+    }
+}
+
+extension VaultRequestContext {
+    /// The engine caller of the authenticated key.
+    func caller() throws(APIError) -> VaultCaller { try requireAPIKey().caller }
+}

@@ -1,0 +1,274 @@
+import EnvelopeCrypto
+import Foundation
+import LocalVault
+import Logging
+import VaultAPI
+import VaultHTTP
+
+/// The WorkOS Vault client: client-side encryption for ciphertext you store in your own database,
+/// plus Vault's object and key APIs.
+///
+/// ```swift
+/// let vault = try Vault()  // WORKOS_API_KEY → the WorkOS API; no WorkOS variables → the embedded store
+/// let blob = try await vault.encrypt("4242 4242 4242 4242", context: ["organization_id": "org_123"])
+/// let card = try await vault.decrypt(blob)
+/// ```
+///
+/// Blobs are written in layout A (what the Python, Node, Ruby, Kotlin, PHP and .NET SDKs read) or
+/// B on request; decryption reads A, B and the legacy A', detecting which.
+public final class Vault: Sendable {
+    /// Where data keys come from.
+    public let resolver: any KEKResolver
+    /// Where objects live.
+    public let objects: any VaultObjectService
+    /// The layout ``encrypt(_:context:associatedData:layout:)`` writes when none is given.
+    public let defaultLayout: BlobLayout
+    private let logger: Logger?
+
+    /// A client for `configuration` (by default, read from the environment).
+    /// - Parameter logger: where to log request ids, statuses and durations; never secrets. None by default.
+    /// - Throws: ``VaultError`` for a bad configuration or an embedded store that cannot be opened.
+    public convenience init(configuration: VaultConfiguration? = nil, logger: Logger? = nil) throws {
+        switch try (configuration ?? .fromEnvironment()).backend {
+        case .remote(let remote):
+            let client = VaultRESTClient(configuration: remote)
+            self.init(resolver: RemoteKEKResolver(client: client), objects: client, logger: logger)
+        case .embedded(let dataDirectory):
+            let local: LocalVault
+            do {
+                local = try LocalVault(configuration: LocalVaultConfiguration(dataDirectory: dataDirectory))
+            } catch let error as LocalVaultError {
+                throw VaultError(.configuration, error.message)
+            }
+            self.init(
+                resolver: EmbeddedKEKResolver(vault: local),
+                objects: EmbeddedObjectService(vault: local),
+                logger: logger
+            )
+        }
+    }
+
+    /// A client over explicit parts (a caching resolver, a test double, a shared engine).
+    public init(
+        resolver: any KEKResolver,
+        objects: any VaultObjectService,
+        defaultLayout: BlobLayout = .a,
+        logger: Logger? = nil
+    ) {
+        self.resolver = resolver
+        self.objects = objects
+        self.defaultLayout = defaultLayout
+        self.logger = logger
+    }
+
+    // MARK: Client-side encryption
+
+    /// Encrypts text under a fresh data key for `context` and returns the blob as base64.
+    /// - Parameters:
+    ///   - plaintext: UTF-8 text; the empty string is valid.
+    ///   - context: selects the KEKs; checked against the Vault rules before any request.
+    ///   - associatedData: authenticated, not encrypted; must be given again to decrypt.
+    ///   - layout: ``BlobLayout/a`` (default) or ``BlobLayout/b``.
+    /// - Throws: ``VaultError``.
+    public func encrypt(
+        _ plaintext: String,
+        context: KeyContext,
+        associatedData: String? = nil,
+        layout: BlobLayout? = nil
+    ) async throws -> String {
+        try await encrypt(
+            bytes: Array(plaintext.utf8),
+            context: context,
+            associatedData: associatedData.map { Array($0.utf8) },
+            layout: layout
+        )
+        .base64EncodedString()
+    }
+
+    /// Decrypts a base64 blob written by this library or any official WorkOS SDK.
+    /// - Parameter layout: force a layout; `nil` detects it.
+    /// - Throws: ``VaultError`` (``VaultError/Code-swift.struct/decryptionFailed`` for a wrong key,
+    ///   wrong associated data or tampered blob).
+    public func decrypt(_ blob: String, associatedData: String? = nil, layout: BlobLayout? = nil) async throws -> String
+    {
+        let parsed = try parse { try EnvelopeBlob(base64Encoded: blob, layout: layout) }
+        let bytes = try await open(parsed, associatedData: associatedData.map { Array($0.utf8) })
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw VaultError(.decryptionFailed, "the decrypted data is not UTF-8 text; use decrypt(bytes:)")
+        }
+        return text
+    }
+
+    /// Encrypts bytes and returns the blob itself (no base64), for callers who store binary.
+    public func encrypt(
+        bytes plaintext: [UInt8],
+        context: KeyContext,
+        associatedData: [UInt8]? = nil,
+        layout: BlobLayout? = nil
+    ) async throws -> EnvelopeBlob {
+        try validate(context)
+        let dataKey = try await resolver.newDataKey(for: context, logger: logger)
+        return try crypto {
+            try EnvelopeBlob.seal(
+                plaintext,
+                with: dataKey.key,
+                encryptedKeys: dataKey.encryptedKeys,
+                associatedData: associatedData,
+                layout: layout ?? defaultLayout
+            )
+        }
+    }
+
+    /// Decrypts a binary blob.
+    public func decrypt(
+        bytes blob: [UInt8],
+        associatedData: [UInt8]? = nil,
+        layout: BlobLayout? = nil
+    ) async throws
+        -> [UInt8]
+    {
+        try await open(parse { try EnvelopeBlob(parsing: blob, layout: layout) }, associatedData: associatedData)
+    }
+
+    /// Moves a blob to another key context by re-wrapping its data key: the ciphertext is not
+    /// decrypted or re-encrypted, and the blob keeps its layout.
+    public func rekey(_ blob: String, to context: KeyContext, layout: BlobLayout? = nil) async throws -> String {
+        try validate(context)
+        let parsed = try parse { try EnvelopeBlob(base64Encoded: blob, layout: layout) }
+        let rekeyed = try await resolver.rekey(encryptedKeys: parsed.encryptedKeys, to: context, logger: logger)
+        return try crypto { try parsed.replacingEncryptedKeys(rekeyed.encryptedKeys) }.base64EncodedString()
+    }
+
+    private func open(_ blob: EnvelopeBlob, associatedData: [UInt8]?) async throws -> [UInt8] {
+        let dataKey = try await resolver.dataKey(forEncryptedKeys: blob.encryptedKeys, logger: logger)
+        return try crypto { try blob.open(with: dataKey.key, associatedData: associatedData) }
+    }
+
+    private func parse(_ body: () throws -> EnvelopeBlob) throws -> EnvelopeBlob { try crypto(body) }
+
+    private func crypto<Result>(_ body: () throws -> Result) throws -> Result {
+        do {
+            return try body()
+        } catch let error as EnvelopeCryptoError {
+            throw VaultError(error)
+        }
+    }
+
+    private func validate(_ context: KeyContext) throws {
+        do {
+            try context.validate()
+        } catch {
+            throw VaultError(error)
+        }
+    }
+
+    // MARK: Keys
+
+    /// A fresh data key and its wrapped copies, for callers doing their own encryption.
+    public func createDataKey(context: KeyContext) async throws -> ResolvedDataKey {
+        try validate(context)
+        return try await resolver.newDataKey(for: context, logger: logger)
+    }
+
+    /// The data key inside `encryptedKeys` (base64, as the key API returns it).
+    public func decryptDataKey(encryptedKeys: String) async throws -> ResolvedDataKey {
+        let keys = try crypto { try Base64.decode(encryptedKeys) }
+        return try await resolver.dataKey(forEncryptedKeys: keys, logger: logger)
+    }
+
+    /// The same data key re-wrapped under `context`.
+    public func rekeyDataKey(encryptedKeys: String, to context: KeyContext) async throws -> ResolvedDataKey {
+        try validate(context)
+        let keys = try crypto { try Base64.decode(encryptedKeys) }
+        return try await resolver.rekey(encryptedKeys: keys, to: context, logger: logger)
+    }
+
+    // MARK: Objects
+
+    /// Stores a new object. Its context never changes; updates add versions.
+    public func createObject(name: String, value: String, context: KeyContext) async throws -> ObjectMetadata {
+        try validate(context)
+        return try await objects.createObject(name: name, value: value, context: context, logger: logger)
+    }
+
+    /// An object and its decrypted value.
+    public func readObject(id: String) async throws -> VaultObject {
+        try await objects.readObject(id: id, logger: logger)
+    }
+
+    /// An object by name.
+    public func readObject(named name: String) async throws -> VaultObject {
+        try await objects.readObject(named: name, logger: logger)
+    }
+
+    /// Stores a new version. With `versionCheck`, fails with ``VaultError/Code-swift.struct/versionConflict``
+    /// unless it names the current version.
+    public func updateObject(id: String, value: String, versionCheck: String? = nil) async throws -> ObjectWithoutValue
+    {
+        try await objects.updateObject(id: id, value: value, versionCheck: versionCheck, logger: logger)
+    }
+
+    /// Deletes an object, optionally only if `versionCheck` names its current version.
+    public func deleteObject(id: String, versionCheck: String? = nil) async throws -> DeleteObjectResponse {
+        try await objects.deleteObject(id: id, versionCheck: versionCheck, logger: logger)
+    }
+
+    /// An object's metadata, without decrypting its value.
+    public func describeObject(id: String) async throws -> ObjectWithoutValue {
+        try await objects.describeObject(id: id, logger: logger)
+    }
+
+    /// An object's versions, newest first.
+    public func listVersions(id: String) async throws -> [ObjectVersion] {
+        try await objects.listVersions(id: id, logger: logger).data
+    }
+
+    /// One page of objects.
+    public func listObjects(_ query: ListObjectsQuery = ListObjectsQuery()) async throws -> ListResponse<ObjectSummary>
+    {
+        try await objects.listObjects(query, logger: logger)
+    }
+
+    /// Every object matching `query`, fetched page by page as you iterate.
+    public func allObjects(_ query: ListObjectsQuery = ListObjectsQuery()) -> ObjectSummaries {
+        ObjectSummaries(objects: objects, query: query, logger: logger)
+    }
+}
+
+/// Every object of a list query, page after page (following `list_metadata.after`).
+public struct ObjectSummaries: AsyncSequence, Sendable {
+    public typealias Element = ObjectSummary
+    let objects: any VaultObjectService
+    let query: ListObjectsQuery
+    let logger: Logger?
+
+    public func makeAsyncIterator() -> Iterator { Iterator(source: self) }
+
+    public struct Iterator: AsyncIteratorProtocol {
+        let source: ObjectSummaries
+        var buffer: [ObjectSummary] = []
+        var next: ListObjectsQuery?
+
+        init(source: ObjectSummaries) {
+            self.source = source
+            self.next = source.query
+        }
+
+        public mutating func next() async throws -> ObjectSummary? {
+            while buffer.isEmpty {
+                guard let query = next else { return nil }
+                let page = try await source.objects.listObjects(query, logger: source.logger)
+                buffer = page.data.reversed()
+                if let after = page.listMetadata.after, !page.data.isEmpty {
+                    var following = query
+                    following.after = after
+                    following.before = nil
+                    next = following
+                } else {
+                    next = nil
+                }
+            }
+            return buffer.popLast()
+        }
+    }
+}

@@ -1,0 +1,110 @@
+import Foundation
+import LocalVault
+
+/// How the client reaches its keys: the WorkOS API (or any server speaking it, such as
+/// `vault serve`), or the embedded LocalVault store on this machine.
+public enum VaultBackend: Sendable {
+    /// A Vault REST API.
+    case remote(RemoteConfiguration)
+    /// The embedded store in this folder (a SQLite file and its root key).
+    case embedded(dataDirectory: String)
+}
+
+/// Settings for a Vault REST API.
+public struct RemoteConfiguration: Sendable, CustomStringConvertible, CustomReflectable {
+    /// `https://api.workos.com` unless `WORKOS_BASE_URL` says otherwise.
+    public static let defaultBaseURL = "https://api.workos.com"
+
+    /// The API key (`sk_...`). Kept out of ``description`` and `dump()`.
+    public var apiKey: String
+    public var clientID: String?
+    /// The base URL, without a trailing slash.
+    public var baseURL: String
+    /// The limit on one request, connection included.
+    public var requestTimeout: Duration
+    public var retry: RetryPolicy
+
+    /// - Throws: ``VaultError/Code-swift.struct/invalidAPIKey`` if `apiKey` does not start with
+    ///   `sk_`; ``VaultError/Code-swift.struct/configuration`` for a base URL that is not http(s).
+    public init(
+        apiKey: String,
+        clientID: String? = nil,
+        baseURL: String = RemoteConfiguration.defaultBaseURL,
+        requestTimeout: Duration = .seconds(60),
+        retry: RetryPolicy = RetryPolicy()
+    ) throws {
+        guard apiKey.hasPrefix("sk_"), apiKey.count > 3 else {
+            throw VaultError(.invalidAPIKey, "the API key must start with sk_")
+        }
+        var base = baseURL
+        while base.hasSuffix("/") { base.removeLast() }
+        guard base.hasPrefix("https://") || base.hasPrefix("http://") else {
+            throw VaultError(.configuration, "the base URL must be an http or https URL")
+        }
+        self.apiKey = apiKey
+        self.clientID = clientID
+        self.baseURL = base
+        self.requestTimeout = requestTimeout
+        self.retry = retry
+    }
+
+    public var description: String {
+        "RemoteConfiguration(baseURL: \(baseURL), apiKey: redacted, timeout: \(requestTimeout))"
+    }
+
+    public var customMirror: Mirror {
+        Mirror(self, children: ["baseURL": baseURL, "requestTimeout": requestTimeout], displayStyle: .struct)
+    }
+}
+
+/// The client's configuration.
+public struct VaultConfiguration: Sendable {
+    public var backend: VaultBackend
+
+    public init(backend: VaultBackend) {
+        self.backend = backend
+    }
+
+    /// Reads the environment the way the official SDKs do: with `WORKOS_API_KEY` set, the REST API
+    /// at `WORKOS_BASE_URL` (default `https://api.workos.com`) with `WORKOS_CLIENT_ID` and
+    /// `WORKOS_REQUEST_TIMEOUT` (seconds, default 60). With no WorkOS variable set, the embedded
+    /// store in ``defaultDataDirectory(environment:)``.
+    /// - Throws: ``VaultError`` for an API key without `sk_`, a bad timeout, or WorkOS variables
+    ///   set without `WORKOS_API_KEY`.
+    public static func fromEnvironment(
+        _ environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws -> VaultConfiguration {
+        let workOS = ["WORKOS_API_KEY", "WORKOS_BASE_URL", "WORKOS_CLIENT_ID", "WORKOS_REQUEST_TIMEOUT"]
+            .filter { !(environment[$0] ?? "").isEmpty }
+        guard !workOS.isEmpty else {
+            return VaultConfiguration(backend: .embedded(dataDirectory: defaultDataDirectory(environment: environment)))
+        }
+        guard let apiKey = environment["WORKOS_API_KEY"], !apiKey.isEmpty else {
+            throw VaultError(.configuration, "\(workOS.joined(separator: ", ")) set but WORKOS_API_KEY is not")
+        }
+        var timeout = Duration.seconds(60)
+        if let text = environment["WORKOS_REQUEST_TIMEOUT"], !text.isEmpty {
+            guard let seconds = Double(text), seconds > 0, seconds <= 3600 else {
+                throw VaultError(.configuration, "WORKOS_REQUEST_TIMEOUT must be a number of seconds")
+            }
+            timeout = .milliseconds(Int64(seconds * 1000))
+        }
+        let remote = try RemoteConfiguration(
+            apiKey: apiKey,
+            clientID: environment["WORKOS_CLIENT_ID"],
+            baseURL: environment["WORKOS_BASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
+                ?? RemoteConfiguration.defaultBaseURL,
+            requestTimeout: timeout
+        )
+        return VaultConfiguration(backend: .remote(remote))
+    }
+
+    /// Where the embedded store lives: `$VAULT_HOME` when set; otherwise
+    /// `$XDG_DATA_HOME/workos-vault` or `~/.local/share/workos-vault` on Linux and
+    /// `~/Library/Application Support/workos-vault` on macOS.
+    public static func defaultDataDirectory(
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) -> String {
+        LocalVaultHome.defaultDirectory(environment: environment)
+    }
+}

@@ -1,0 +1,176 @@
+import Foundation
+import Logging
+import VaultAPI
+import VaultHTTP
+
+/// The Vault REST API over libcurl: JSON bodies, `Authorization: Bearer`, per-segment percent
+/// encoding, retries with backoff and a stable `Idempotency-Key` per POST, and typed errors.
+public final class VaultRESTClient: Sendable {
+    /// One endpoint call: the method, the raw path segments under `/vault/v1`, and the path
+    /// template that logs show instead of the real path (names can be identifying).
+    struct Endpoint: Sendable {
+        var method: String
+        var segments: [String]
+        var template: String
+        var query: [(String, String)] = []
+    }
+
+    public let configuration: RemoteConfiguration
+    private let transport: CurlTransport
+    private let userAgent = "workos-vault-swift/0.1"
+
+    /// - Parameters:
+    ///   - configuration: where the API is and how to authenticate.
+    ///   - transport: share one transport (and its connection pool) between clients if you like.
+    public init(configuration: RemoteConfiguration, transport: CurlTransport = CurlTransport()) {
+        self.configuration = configuration
+        self.transport = transport
+    }
+
+    /// Sends a request and decodes the JSON response.
+    func send<Response: Decodable & Sendable>(
+        _ endpoint: Endpoint,
+        body: (some Encodable & Sendable)?,
+        as type: Response.Type,
+        logger: Logger?
+    ) async throws -> Response {
+        let response = try await exchange(endpoint, body: body, logger: logger)
+        do {
+            return try VaultJSON.decoder().decode(Response.self, from: Data(response.body))
+        } catch {
+            throw VaultError(
+                .invalidResponse,
+                "the response to \(endpoint.method) \(endpoint.template) is not the expected JSON",
+                httpStatus: response.status,
+                requestID: response.header("x-request-id")
+            )
+        }
+    }
+
+    /// Sends a request and returns the successful (2xx) response, retrying as the policy says.
+    func exchange(
+        _ endpoint: Endpoint,
+        body: (some Encodable & Sendable)?,
+        logger: Logger?
+    ) async throws -> HTTPResponse {
+        var headers: [(name: String, value: String)] = [
+            ("Authorization", "Bearer \(configuration.apiKey)"),
+            ("Accept", "application/json"),
+            ("User-Agent", userAgent),
+        ]
+        var bodyBytes: [UInt8]?
+        if let body {
+            bodyBytes = Array(try VaultJSON.encoder().encode(body))
+            headers.append(("Content-Type", "application/json"))
+        }
+        if endpoint.method == "POST" {
+            // One key for every retry of this call, so a retried POST creates nothing new.
+            headers.append(("Idempotency-Key", UUID().uuidString.lowercased()))
+        }
+        let request = HTTPRequest(
+            method: endpoint.method,
+            url: url(for: endpoint),
+            headers: headers,
+            body: bodyBytes,
+            timeout: configuration.requestTimeout,
+            connectTimeout: min(configuration.requestTimeout, .seconds(10))
+        )
+        let retry = configuration.retry
+        var attempt = 0
+        while true {
+            let started = ContinuousClock.now
+            let outcome: Result<HTTPResponse, HTTPTransportError>
+            do {
+                outcome = .success(try await transport.send(request))
+            } catch let error as HTTPTransportError {
+                if error.kind == .cancelled { throw CancellationError() }
+                outcome = .failure(error)
+            }
+            let elapsed = ContinuousClock.now - started
+            switch outcome {
+            case .success(let response):
+                logger?.debug(
+                    "vault request",
+                    metadata: [
+                        "method": "\(endpoint.method)", "path": "\(endpoint.template)", "status": "\(response.status)",
+                        "duration_ms":
+                            "\(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)",
+                        "request_id": "\(response.header("x-request-id") ?? "-")", "attempt": "\(attempt + 1)",
+                    ]
+                )
+                if (200..<300).contains(response.status) { return response }
+                guard RetryPolicy.retriedStatuses.contains(response.status), attempt < retry.maxRetries else {
+                    throw Self.error(for: response, endpoint: endpoint, retry: retry)
+                }
+                try await Task.sleep(
+                    for: retry.delay(beforeRetry: attempt, retryAfterHeader: response.header("retry-after"))
+                )
+            case .failure(let error):
+                logger?.debug(
+                    "vault request failed",
+                    metadata: [
+                        "method": "\(endpoint.method)", "path": "\(endpoint.template)",
+                        "error": "\(error.kind.rawValue)",
+                        "attempt": "\(attempt + 1)",
+                    ]
+                )
+                let retriable = error.kind == .timeout || error.kind == .connection
+                guard retriable, attempt < retry.maxRetries else {
+                    throw VaultError(
+                        error.kind == .timeout ? .timeout : .transport,
+                        "\(endpoint.method) \(endpoint.template): \(error.message)"
+                    )
+                }
+                try await Task.sleep(for: retry.delay(beforeRetry: attempt, retryAfterHeader: nil))
+            }
+            attempt += 1
+        }
+    }
+
+    private func url(for endpoint: Endpoint) -> String {
+        var url = configuration.baseURL + "/vault/v1"
+        for segment in endpoint.segments { url += "/" + Self.percentEncode(segment) }
+        if !endpoint.query.isEmpty {
+            url +=
+                "?"
+                + endpoint.query.map { "\(Self.percentEncode($0.0))=\(Self.percentEncode($0.1))" }
+                .joined(separator: "&")
+        }
+        return url
+    }
+
+    /// RFC 3986 unreserved characters stay; everything else (`/` included) is percent-encoded.
+    static func percentEncode(_ text: String) -> String {
+        var encoded = ""
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
+                UInt8(ascii: "~"):
+                encoded.unicodeScalars.append(UnicodeScalar(byte))
+            default:
+                encoded += String(format: "%%%02X", byte)
+            }
+        }
+        return encoded
+    }
+
+    static func error(for response: HTTPResponse, endpoint: Endpoint, retry: RetryPolicy) -> VaultError {
+        let body = try? VaultJSON.decoder().decode(ErrorBody.self, from: Data(response.body))
+        let requestID = response.header("x-request-id")
+        let message = "\(endpoint.method) \(endpoint.template): \(body?.text ?? "HTTP \(response.status)")"
+        let code: VaultError.Code
+        switch response.status {
+        case 400, 422: code = .badRequest
+        case 401: code = .authentication
+        case 403: code = .authorization
+        case 404: code = .notFound
+        case 409: code = endpoint.method == "POST" ? .conflict : .versionConflict
+        case 429: code = .rateLimited
+        case 500...: code = .serverError
+        default: code = .invalidResponse
+        }
+        let retryAfter = response.header("retry-after").flatMap { RetryPolicy.parseRetryAfter($0, now: Date()) }
+        return VaultError(code, message, httpStatus: response.status, requestID: requestID, retryAfter: retryAfter)
+    }
+}

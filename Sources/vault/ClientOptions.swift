@@ -1,0 +1,138 @@
+import ArgumentParser
+import EnvelopeCrypto
+import Foundation
+import VaultAPI
+import WorkOSVault
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Options every client command shares.
+struct ClientOptions: ParsableArguments {
+    @Flag(help: "Print JSON instead of human-readable text.")
+    var json = false
+
+    /// The client: the WorkOS API when WORKOS_API_KEY is set, else the embedded store.
+    func vault() throws -> Vault {
+        try reportingErrors { try Vault() }
+    }
+}
+
+/// `--context key=value`, repeatable.
+struct ContextOptions: ParsableArguments {
+    @Option(name: .customLong("context"), help: "A key context pair, key=value (repeatable).")
+    var pairs: [String] = []
+
+    func keyContext() throws -> KeyContext {
+        var context: [String: String] = [:]
+        for pair in pairs {
+            guard let equals = pair.firstIndex(of: "=") else {
+                throw ValidationError("--context takes key=value, got a pair without '='")
+            }
+            context[String(pair[..<equals])] = String(pair[pair.index(after: equals)...])
+        }
+        do {
+            return try KeyContext.validated(context)
+        } catch {
+            throw ValidationError(error.description)
+        }
+    }
+}
+
+/// `--in FILE` / `--out FILE`, standard input and output by default.
+struct InputOutputOptions: ParsableArguments {
+    @Option(name: .customLong("in"), help: "Read from this file instead of standard input.", completion: .file())
+    var inputPath: String?
+
+    @Option(name: .customLong("out"), help: "Write to this file instead of standard output.", completion: .file())
+    var outputPath: String?
+
+    func readInput() throws -> [UInt8] { try readBytes(from: inputPath) }
+
+    /// The input as text, surrounding whitespace (a trailing newline) removed.
+    func readText() throws -> String {
+        String(decoding: try readInput(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    func write(_ bytes: [UInt8]) throws {
+        if let outputPath {
+            // Written private: the output may be plaintext.
+            guard
+                FileManager.default.createFile(
+                    atPath: outputPath,
+                    contents: Data(bytes),
+                    attributes: [.posixPermissions: 0o600]
+                )
+            else { throw ValidationError("cannot write \(outputPath)") }
+        } else {
+            FileHandle.standardOutput.write(Data(bytes))
+        }
+    }
+}
+
+/// The bytes of a file, or of standard input when `path` is nil.
+func readBytes(from path: String?) throws -> [UInt8] {
+    guard let path else { return Array(FileHandle.standardInput.readDataToEndOfFile()) }
+    guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read \(path)") }
+    return Array(data)
+}
+
+/// Exit codes: 0 ok, 1 usage, 2 not found or conflict, 3 authentication or authorization,
+/// 4 decryption failure, 5 network or service failure.
+enum ExitStatus {
+    static func code(for error: VaultError) -> Int32 {
+        switch error.code {
+        case .notFound, .conflict, .versionConflict: 2
+        case .authentication, .authorization: 3
+        case .decryptionFailed, .malformedBlob: 4
+        case .transport, .timeout, .serverError, .rateLimited, .invalidResponse: 5
+        default: 1
+        }
+    }
+}
+
+/// Runs a client call, turning a ``VaultError`` into its message on standard error and its exit code.
+func reportingErrors<Result>(_ body: () async throws -> Result) async throws -> Result {
+    do {
+        return try await body()
+    } catch let error as VaultError {
+        FileHandle.standardError.write(Data("vault: \(error.message)\n".utf8))
+        throw ExitCode(ExitStatus.code(for: error))
+    }
+}
+
+func reportingErrors<Result>(_ body: () throws -> Result) throws -> Result {
+    do {
+        return try body()
+    } catch let error as VaultError {
+        FileHandle.standardError.write(Data("vault: \(error.message)\n".utf8))
+        throw ExitCode(ExitStatus.code(for: error))
+    }
+}
+
+/// Prints a value as JSON (snake_case, ISO 8601 dates) on one line.
+func printJSON(_ value: some Encodable) throws {
+    let encoder = VaultJSON.encoder()
+    encoder.outputFormatting.insert(.sortedKeys)
+    FileHandle.standardOutput.write(try encoder.encode(value) + Data("\n".utf8))
+}
+
+func printLine(_ text: String) {
+    FileHandle.standardOutput.write(Data((text + "\n").utf8))
+}
+
+extension BlobLayout: ExpressibleByArgument {
+    public init?(argument: String) {
+        switch argument.lowercased() {
+        case "a": self = .a
+        case "b": self = .b
+        case "legacy-a", "a'": self = .legacyA
+        default: return nil
+        }
+    }
+
+    public static var allValueStrings: [String] { ["a", "b", "legacy-a"] }
+}

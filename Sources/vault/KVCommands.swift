@@ -1,0 +1,222 @@
+import ArgumentParser
+import Foundation
+import VaultAPI
+import WorkOSVault
+
+/// `vault kv`: Vault objects.
+struct KV: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kv",
+        abstract: "Store, read and manage Vault objects (named, versioned, encrypted values).",
+        subcommands: [Create.self, Get.self, Update.self, Delete.self, List.self, Describe.self, Versions.self]
+    )
+
+    /// The value of create and update: from a file or standard input, never from the command line.
+    struct ValueOptions: ParsableArguments {
+        @Option(name: .customLong("value-file"), help: "Read the value from this file (default: standard input).")
+        var valueFile: String?
+
+        func read() throws -> String {
+            let bytes = try readBytes(from: valueFile)
+            guard let text = String(validating: bytes, as: UTF8.self) else {
+                throw ValidationError("the value must be UTF-8 text")
+            }
+            return text
+        }
+    }
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create an object; the value comes from standard input or --value-file.",
+            discussion: """
+                Example:
+                  printf '%s' "$STRIPE_KEY" | vault kv create stripe-key --context organization_id=org_123
+                """
+        )
+        @OptionGroup var client: ClientOptions
+        @OptionGroup var context: ContextOptions
+        @OptionGroup var value: ValueOptions
+        @Argument(help: "The object's name (unique in the environment).") var name: String
+
+        func run() async throws {
+            let vault = try client.vault()
+            let text = try value.read()
+            let keyContext = try context.keyContext()
+            let metadata = try await reportingErrors {
+                try await vault.createObject(name: name, value: text, context: keyContext)
+            }
+            if client.json {
+                try printJSON(metadata)
+            } else {
+                printLine("created \(metadata.id) version \(metadata.versionID ?? "-")")
+            }
+        }
+    }
+
+    struct Get: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print an object's value (by id, or by --name).",
+            discussion: """
+                Examples:
+                  vault kv get 8f0c...e1
+                  vault kv get --name stripe-key --json
+                """
+        )
+        @OptionGroup var client: ClientOptions
+        @Argument(help: "The object's id.") var id: String?
+        @Option(help: "Read by name instead of id.") var name: String?
+
+        func validate() throws {
+            guard (id == nil) != (name == nil) else { throw ValidationError("give an id or --name, not both") }
+        }
+
+        func run() async throws {
+            let vault = try client.vault()
+            let object = try await reportingErrors {
+                if let name { return try await vault.readObject(named: name) }
+                return try await vault.readObject(id: id!)
+            }
+            if client.json { try printJSON(object) } else { printLine(object.value) }
+        }
+    }
+
+    struct Update: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Store a new version of an object's value (from standard input or --value-file).",
+            discussion: """
+                With --version-check, the update happens only if that is still the current version \
+                (exit status 2 otherwise).
+
+                Example:
+                  printf '%s' "$NEW_KEY" | vault kv update 8f0c...e1 --version-check 41d2...07
+                """
+        )
+        @OptionGroup var client: ClientOptions
+        @OptionGroup var value: ValueOptions
+        @Argument(help: "The object's id.") var id: String
+        @Option(name: .customLong("version-check"), help: "The version id you expect to replace.")
+        var versionCheck: String?
+
+        func run() async throws {
+            let vault = try client.vault()
+            let text = try value.read()
+            let updated = try await reportingErrors {
+                try await vault.updateObject(id: id, value: text, versionCheck: versionCheck)
+            }
+            if client.json {
+                try printJSON(updated)
+            } else {
+                printLine("updated \(updated.id) version \(updated.metadata.versionID ?? "-")")
+            }
+        }
+    }
+
+    struct Delete: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Delete an object.",
+            discussion: "Example:\n  vault kv delete 8f0c...e1 --version-check 41d2...07"
+        )
+        @OptionGroup var client: ClientOptions
+        @Argument(help: "The object's id.") var id: String
+        @Option(name: .customLong("version-check"), help: "Delete only if this is the current version.")
+        var versionCheck: String?
+
+        func run() async throws {
+            let vault = try client.vault()
+            let deleted = try await reportingErrors { try await vault.deleteObject(id: id, versionCheck: versionCheck) }
+            if client.json { try printJSON(deleted) } else { printLine("deleted \(id)") }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List objects (every page, or one with --limit).",
+            discussion: """
+                Examples:
+                  vault kv list
+                  vault kv list --search stripe --order asc --json
+                """
+        )
+        @OptionGroup var client: ClientOptions
+        @Option(help: "Only names containing this text.") var search: String?
+        @Option(help: "asc or desc (default).") var order: String = "desc"
+        @Option(help: "Return one page of at most this many (1-100) instead of everything.") var limit: Int?
+
+        func validate() throws {
+            guard ListOrder(rawValue: order) != nil else { throw ValidationError("--order must be asc or desc") }
+            if let limit, !(1...ListObjectsQuery.maxLimit).contains(limit) {
+                throw ValidationError("--limit must be 1 to 100")
+            }
+        }
+
+        func run() async throws {
+            let vault = try client.vault()
+            let query = ListObjectsQuery(
+                limit: limit ?? ListObjectsQuery.maxLimit,
+                order: ListOrder(rawValue: order)!,
+                search: search
+            )
+            let summaries: [ObjectSummary] = try await reportingErrors {
+                if limit != nil { return try await vault.listObjects(query).data }
+                var all: [ObjectSummary] = []
+                for try await summary in vault.allObjects(query) { all.append(summary) }
+                return all
+            }
+            if client.json {
+                try printJSON(summaries)
+            } else {
+                for summary in summaries {
+                    printLine("\(summary.id)  \(VaultJSON.formatISO8601(summary.updatedAt))  \(summary.name)")
+                }
+            }
+        }
+    }
+
+    struct Describe: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print an object's metadata without decrypting its value.",
+            discussion: "Example:\n  vault kv describe 8f0c...e1 --json"
+        )
+        @OptionGroup var client: ClientOptions
+        @Argument(help: "The object's id.") var id: String
+
+        func run() async throws {
+            let vault = try client.vault()
+            let described = try await reportingErrors { try await vault.describeObject(id: id) }
+            if client.json {
+                try printJSON(described)
+            } else {
+                let metadata = described.metadata
+                printLine("id: \(described.id)\nname: \(described.name)\nversion: \(metadata.versionID ?? "-")")
+                printLine("updated: \(VaultJSON.formatISO8601(metadata.updatedAt)) by \(metadata.updatedBy.name)")
+                printLine(
+                    "context: " + metadata.context.sortedPairs.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+                )
+            }
+        }
+    }
+
+    struct Versions: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List an object's versions, newest first.",
+            discussion: "Example:\n  vault kv versions 8f0c...e1"
+        )
+        @OptionGroup var client: ClientOptions
+        @Argument(help: "The object's id.") var id: String
+
+        func run() async throws {
+            let vault = try client.vault()
+            let versions = try await reportingErrors { try await vault.listVersions(id: id) }
+            if client.json {
+                try printJSON(versions)
+            } else {
+                for version in versions {
+                    let marker = version.currentVersion ? "*" : " "
+                    printLine(
+                        "\(marker) \(version.id)  \(VaultJSON.formatISO8601(version.createdAt))  \(version.size) bytes"
+                    )
+                }
+            }
+        }
+    }
+}

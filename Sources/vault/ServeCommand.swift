@@ -1,0 +1,142 @@
+import ArgumentParser
+import Foundation
+import LocalVault
+import LocalVaultServer
+import Logging
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// `vault serve`: the WorkOS Vault REST API over the local vault.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve the WorkOS Vault REST API (/vault/v1) over the local vault.",
+        discussion: """
+            Point an official WorkOS SDK at it with WORKOS_BASE_URL and one of the accepted API keys.
+
+            Accepted API keys come from $VAULT_API_KEYS (comma-separated) and/or --api-keys-file \
+            (one a line; blank lines and # comments are ignored). An entry is sk_... (environment \
+            \(LocalVault.defaultEnvironmentID)) or ENVIRONMENT_ID:sk_..., so that keys can belong to \
+            different environments. Keys are never taken from the command line.
+
+            The root key comes from $VAULT_ROOT_KEY (base64 of 32 bytes) or root.key in the data \
+            folder, created on first start.
+
+            The first line on standard output is `listening on http://HOST:PORT`; logs go to \
+            standard error, one line per request. SIGINT or SIGTERM stops the server after the \
+            requests in flight.
+
+            Examples:
+              VAULT_API_KEYS=sk_test_local vault serve
+              VAULT_API_KEYS=sk_test_a,environment_staging:sk_test_b vault serve --port 8080
+              vault serve --port 0 --data-dir /tmp/vault --api-keys-file ./keys.txt
+              vault serve --customer-keys ./byok.json --rate-limit 100 --rate-window 10
+            """
+    )
+
+    @Option(help: "The address to bind.")
+    var host = "127.0.0.1"
+
+    @Option(help: "The port to bind; 0 picks a free port.")
+    var port = 8080
+
+    @Option(name: .customLong("data-dir"), help: "The vault's data folder (default: see `vault --help`).")
+    var dataDirectory: String?
+
+    @Option(
+        name: .customLong("api-keys-file"),
+        help: "A file of accepted API keys, one a line (adds to $VAULT_API_KEYS).",
+        completion: .file()
+    )
+    var apiKeysFile: String?
+
+    @Option(
+        name: .customLong("customer-keys"),
+        help: "A JSON file of customer-managed keys (BYOK) by context pair.",
+        completion: .file(extensions: ["json"])
+    )
+    var customerKeysFile: String?
+
+    @Option(name: .customLong("rate-limit"), help: "Requests allowed per API key and window.")
+    var rateLimit = RateLimit.workOSDefault.requests
+
+    @Option(name: .customLong("rate-window"), help: "The rate-limit window, in seconds.")
+    var rateWindow = 60
+
+    @Option(name: .customLong("max-body-size"), help: "The largest request body accepted, in bytes (else 413).")
+    var maxBodySize = 1 << 20
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: Logger.Level = .info
+
+    func validate() throws {
+        guard (0...65_535).contains(port) else { throw ValidationError("--port must be 0 to 65535") }
+        guard rateLimit >= 1 else { throw ValidationError("--rate-limit must be at least 1") }
+        guard rateWindow >= 1 else { throw ValidationError("--rate-window must be at least 1 second") }
+        guard maxBodySize >= 1_024 else { throw ValidationError("--max-body-size must be at least 1024 bytes") }
+    }
+
+    func run() async throws {
+        // A parent may start us with signals blocked (Foundation.Process does): without this,
+        // SIGTERM and SIGINT would never arrive and the server could not stop gracefully.
+        await MainActor.run { Self.unblockShutdownSignals() }
+        let level = logLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "vault")
+
+        let configuration = VaultServerConfiguration(
+            host: host,
+            port: port,
+            dataDirectory: dataDirectory ?? LocalVaultHome.defaultDirectory(),
+            apiKeys: try loadAPIKeys(),
+            customerKeys: try customerKeysFile.map { try CustomerKeyMapping.load(configurationFile: $0) } ?? [],
+            rateLimit: RateLimit(requests: rateLimit, window: .seconds(rateWindow)),
+            maxBodySize: maxBodySize
+        )
+        logger.info(
+            "starting",
+            metadata: [
+                "data_dir": "\(configuration.dataDirectory)",
+                "api_keys": "\(configuration.apiKeys.keys.count)",
+                "customer_keys": "\(configuration.customerKeys.count)",
+            ]
+        )
+        try await VaultServer.run(configuration: configuration, logger: logger) { url in
+            // Written straight to the descriptor, unbuffered: scripts wait for this line.
+            FileHandle.standardOutput.write(Data("listening on \(url)\n".utf8))
+        }
+    }
+
+    private func loadAPIKeys() throws -> APIKeyRing {
+        var entries: [APIKeyRing.Entry] = []
+        if let value = ProcessInfo.processInfo.environment[APIKeyRing.environmentVariable] {
+            entries += APIKeyRing.entries(environmentValue: value)
+        }
+        if let apiKeysFile {
+            entries += try APIKeyRing.entries(file: apiKeysFile)
+        }
+        guard !entries.isEmpty else {
+            throw ValidationError(
+                "no API keys: set \(APIKeyRing.environmentVariable) (comma-separated) or pass --api-keys-file FILE"
+            )
+        }
+        return try APIKeyRing(entries: entries)
+    }
+
+    private static func unblockShutdownSignals() {
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, SIGINT)
+        sigaddset(&signals, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &signals, nil)
+    }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}

@@ -1,0 +1,42 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import InMemoryLogging
+import Logging
+import Testing
+import VaultAPI
+
+@testable import LocalVaultServer
+
+@Suite("Request logging")
+struct RequestLoggingTests {
+    @Test("one line per request with method, route template, status and duration; no secrets or names")
+    func oneLinePerRequest() async throws {
+        let handler = InMemoryLogHandler()
+        let logger = Logger(label: "test", factory: { _ in handler })
+        let requestIDs = try await VaultHarness.run(logger: logger) { _, client in
+            let created = try await client.createObject(name: "payroll-secret-name", value: "plaintext-value-xyz")
+            let read = try await client.send(.get, "/vault/v1/kv/name/payroll-secret-name")
+            let unauthorized = try await client.send(.get, "/vault/v1/kv", key: "sk_test_wrong_key_abc")
+            let missing = try await client.send(.get, "/vault/v1/kv/\(created.id)/nope")
+            return [read, unauthorized, missing].compactMap { $0.headers[HeaderName("x-request-id")!] }
+        }
+        #expect(requestIDs.count == 3 && Set(requestIDs).count == 3)
+
+        let lines = handler.entries.filter { $0.level == .info }.map { "\($0.message)" }
+        #expect(lines.count == 4)
+        #expect(lines[0].hasPrefix("POST /vault/v1/kv 201 ") && lines[0].hasSuffix("ms"))
+        #expect(lines[1].hasPrefix("GET /vault/v1/kv/name/{name} 200 "))
+        #expect(lines[2].hasPrefix("GET /vault/v1/kv 401 "))
+        #expect(lines[3].hasPrefix("GET unmatched 404 ") || lines[3].hasPrefix("GET NotFound 404 "))
+
+        // Each line carries the request id the client got back.
+        let loggedIDs = handler.entries.filter { $0.level == .info }.compactMap { $0.metadata["hb.request.id"] }
+        #expect(loggedIDs.map { "\($0)" }.suffix(3) == requestIDs)
+
+        let everything = handler.entries.map { "\($0.message) \($0.metadata)" }.joined(separator: "\n")
+        for secret in [TestKeys.primary, "sk_test_wrong_key_abc", "payroll-secret-name", "plaintext-value-xyz", "Bearer"] {
+            #expect(!everything.contains(secret))
+        }
+    }
+}
