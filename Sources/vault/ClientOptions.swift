@@ -17,7 +17,11 @@ struct ClientOptions: ParsableArguments {
 
     /// The client: the WorkOS API when WORKOS_API_KEY is set, else the embedded store.
     func vault() throws -> Vault {
-        try reportingErrors { try Vault() }
+        do {
+            return try Vault()
+        } catch let error as VaultError {
+            throw exit(for: error)
+        }
     }
 }
 
@@ -99,18 +103,14 @@ func reportingErrors<Result>(_ body: () async throws -> Result) async throws -> 
     do {
         return try await body()
     } catch let error as VaultError {
-        FileHandle.standardError.write(Data("vault: \(error.message)\n".utf8))
-        throw ExitCode(ExitStatus.code(for: error))
+        throw exit(for: error)
     }
 }
 
-func reportingErrors<Result>(_ body: () throws -> Result) throws -> Result {
-    do {
-        return try body()
-    } catch let error as VaultError {
-        FileHandle.standardError.write(Data("vault: \(error.message)\n".utf8))
-        throw ExitCode(ExitStatus.code(for: error))
-    }
+/// Prints `error` on standard error and returns the exit code to throw for it.
+func exit(for error: VaultError) -> ExitCode {
+    FileHandle.standardError.write(Data("vault: \(error.message)\n".utf8))
+    return ExitCode(ExitStatus.code(for: error))
 }
 
 /// Prints a value as JSON (snake_case, ISO 8601 dates) on one line.
