@@ -20,7 +20,7 @@ struct ClientOptions: ParsableArguments {
         do {
             return try Vault()
         } catch let error as VaultError {
-            throw exitCode(reporting: error)
+            throw failure(reporting: error)
         }
     }
 }
@@ -103,12 +103,12 @@ func reportingErrors<Result>(_ body: () async throws -> Result) async throws -> 
     do {
         return try await body()
     } catch let error as VaultError {
-        throw exitCode(reporting: error)
+        throw failure(reporting: error)
     }
 }
 
 /// Prints `error` on standard error and returns the exit code to throw for it.
-func exitCode(reporting error: VaultError) -> ExitCode {
+func failure(reporting error: VaultError) -> ExitCode {
     FileHandle.standardError.write(Data("vault: \(error.message)\n".utf8))
     return ExitCode(ExitStatus.code(for: error))
 }
