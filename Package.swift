@@ -118,6 +118,10 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "VaultCLITests",
+            dependencies: ["vault"]
+        ),
+        .testTarget(
             name: "SystemLibraryTests",
             dependencies: ["CLibcurl"]
         ),

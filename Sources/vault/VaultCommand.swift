@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 /// `vault`: a local WorkOS Vault.
 @main
@@ -14,4 +15,24 @@ struct VaultCommand: AsyncParsableCommand {
             """,
         subcommands: [Encrypt.self, Decrypt.self, Rekey.self, KV.self, Keys.self, Serve.self]
     )
+
+    /// Runs the command; usage errors exit with status 1 (ArgumentParser's default is 64), so the
+    /// documented codes hold: 0 ok, 1 usage, 2 not found or conflict, 3 authentication or
+    /// authorization, 4 decryption failure, 5 network or service failure.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            if exitCode(for: error) == .validationFailure {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(1)
+            }
+            exit(withError: error)
+        }
+    }
 }

@@ -1,0 +1,143 @@
+import Foundation
+import Testing
+
+/// The `vault` binary as a user runs it: exit codes, output, the embedded default.
+@Suite(.timeLimit(.minutes(2)))
+struct VaultCLITests {
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    /// The `vault` executable built next to this test bundle.
+    static let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        .appendingPathComponent("vault")
+
+    let home = FileManager.default.temporaryDirectory.appendingPathComponent("vault-cli-\(UUID().uuidString)").path
+
+    func vault(_ arguments: [String], input: String = "", environment: [String: String] = [:]) throws -> Result {
+        let process = Process()
+        process.executableURL = Self.binary
+        process.arguments = arguments
+        var base = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("WORKOS_") }
+        base["VAULT_HOME"] = home
+        process.environment = base.merging(environment) { _, new in new }
+        let (stdin, stdout, stderr) = (Pipe(), Pipe(), Pipe())
+        process.standardInput = stdin
+        process.standardOutput = stdout
+        process.standardError = stderr
+        try process.run()
+        stdin.fileHandleForWriting.write(Data(input.utf8))
+        try stdin.fileHandleForWriting.close()
+        let out = stdout.fileHandleForReading.readDataToEndOfFile()
+        let err = stderr.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(
+            status: process.terminationStatus,
+            stdout: String(decoding: out, as: UTF8.self),
+            stderr: String(decoding: err, as: UTF8.self)
+        )
+    }
+
+    @Test func encryptDecryptAndRekeyOnTheEmbeddedDefault() throws {
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        let encrypted = try vault(["encrypt", "--context", "organization_id=org_1", "--aad", "u1"], input: "4242 4242")
+        #expect(encrypted.status == 0)
+        let blob = encrypted.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(!blob.contains("4242"))
+        #expect(
+            FileManager.default.fileExists(atPath: home + "/vault.sqlite"),
+            "the embedded store lives in VAULT_HOME"
+        )
+
+        #expect(try vault(["decrypt", "--aad", "u1"], input: blob).stdout == "4242 4242")
+        let wrong = try vault(["decrypt", "--aad", "u2"], input: blob)
+        #expect(wrong.status == 4)
+        #expect(wrong.stderr.contains("authentication failed"))
+        #expect(try vault(["decrypt"], input: "not a blob").status == 4)
+
+        let moved = try vault(["rekey", "--context", "organization_id=org_2"], input: blob)
+        #expect(moved.status == 0)
+        #expect(try vault(["decrypt", "--aad", "u1"], input: moved.stdout).stdout == "4242 4242")
+
+        let layoutB = try vault(["encrypt", "--context", "a=b", "--layout", "b", "--json"], input: "x")
+        let json = try JSONSerialization.jsonObject(with: Data(layoutB.stdout.utf8)) as? [String: String]
+        #expect(json?["layout"] == "B")
+        #expect(try vault(["decrypt", "--json"], input: json?["blob"] ?? "").stdout.contains(#""plaintext":"x""#))
+    }
+
+    @Test func objectsAndTheirExitCodes() throws {
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        let created = try vault(
+            ["kv", "create", "db/password", "--context", "organization_id=org_1", "--json"],
+            input: "hunter2"
+        )
+        #expect(created.status == 0)
+        let metadata = try #require(try JSONSerialization.jsonObject(with: Data(created.stdout.utf8)) as? [String: Any])
+        let id = try #require(metadata["id"] as? String)
+        let version = try #require(metadata["version_id"] as? String)
+        #expect(!created.stdout.contains("hunter2"))
+
+        #expect(try vault(["kv", "get", id]).stdout == "hunter2\n")
+        #expect(try vault(["kv", "get", "--name", "db/password"]).stdout == "hunter2\n")
+        #expect(
+            try vault(["kv", "create", "db/password", "--context", "organization_id=org_1"], input: "x").status == 2
+        )
+        #expect(try vault(["kv", "update", id, "--version-check", version], input: "hunter3").status == 0)
+        #expect(try vault(["kv", "update", id, "--version-check", version], input: "lost").status == 2)
+        #expect(try vault(["kv", "versions", id]).stdout.split(separator: "\n").count == 2)
+        #expect(try vault(["kv", "describe", id]).stdout.contains("organization_id=org_1"))
+        #expect(try vault(["kv", "list"]).stdout.contains("db/password"))
+        #expect(try vault(["kv", "delete", id]).status == 0)
+        #expect(try vault(["kv", "get", id]).status == 2)
+    }
+
+    @Test func usageConfigurationAndNetworkFailures() throws {
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        let noContext = try vault(["encrypt"], input: "x")
+        #expect(noContext.status == 1)
+        #expect(noContext.stderr.contains("at least 1 pair"))
+        #expect(try vault(["encrypt", "--context", "a"], input: "x").status == 1)
+        let badKey = try vault(["encrypt", "--context", "a=b"], input: "x", environment: ["WORKOS_API_KEY": "pk_oops"])
+        #expect(badKey.status == 1)
+        #expect(badKey.stderr.contains("sk_"))
+        #expect(!badKey.stderr.contains("pk_oops"))
+        let unreachable = try vault(
+            ["encrypt", "--context", "a=b"],
+            input: "x",
+            environment: [
+                "WORKOS_API_KEY": "sk_test_x", "WORKOS_BASE_URL": "http://127.0.0.1:1", "WORKOS_REQUEST_TIMEOUT": "2",
+            ]
+        )
+        #expect(unreachable.status == 5)
+    }
+
+    @Test(arguments: [
+        ["encrypt"], ["decrypt"], ["rekey"], ["kv", "create"], ["kv", "get"], ["kv", "update"], ["kv", "delete"],
+        ["kv", "list"], ["kv", "describe"], ["kv", "versions"], ["keys", "data-key"], ["keys", "decrypt"],
+        ["keys", "rekey"],
+        ["serve"],
+    ])
+    func everyCommandHasHelpWithExamples(command: [String]) throws {
+        let help = try vault(command + ["--help"])
+        #expect(help.status == 0)
+        #expect(help.stdout.contains("Example"), "\(command.joined(separator: " ")) --help has no example")
+    }
+
+    @Test func theKeyCommands() throws {
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        let issued = try vault(["keys", "data-key", "--context", "organization_id=org_1", "--json"])
+        let keys = try #require(try JSONSerialization.jsonObject(with: Data(issued.stdout.utf8)) as? [String: String])
+        let unwrapped = try vault(["keys", "decrypt", "--json"], input: keys["encrypted_keys"] ?? "")
+        let decrypted = try #require(
+            try JSONSerialization.jsonObject(with: Data(unwrapped.stdout.utf8)) as? [String: String]
+        )
+        #expect(decrypted["data_key"] == keys["data_key"])
+        let rekeyed = try vault(
+            ["keys", "rekey", "--context", "organization_id=org_2", "--json"],
+            input: keys["encrypted_keys"] ?? ""
+        )
+        #expect(rekeyed.stdout.contains(keys["data_key"] ?? "missing"))
+    }
+}
