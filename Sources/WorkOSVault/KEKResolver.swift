@@ -27,6 +27,26 @@ public protocol KEKResolver: Sendable {
     func dataKey(forEncryptedKeys encryptedKeys: [UInt8], logger: Logger?) async throws -> ResolvedDataKey
     /// The same data key re-wrapped under the KEKs of `context`.
     func rekey(encryptedKeys: [UInt8], to context: KeyContext, logger: Logger?) async throws -> ResolvedDataKey
+    /// A data key to seal one message of `plaintextCount` bytes under `context`. A caching resolver
+    /// may hand out a key it already holds; the default is a fresh one (``newDataKey(for:logger:)``).
+    func dataKeyForEncryption(
+        for context: KeyContext,
+        plaintextCount: Int,
+        logger: Logger?
+    ) async throws
+        -> ResolvedDataKey
+}
+
+extension KEKResolver {
+    public func dataKeyForEncryption(
+        for context: KeyContext,
+        plaintextCount: Int,
+        logger: Logger?
+    ) async throws
+        -> ResolvedDataKey
+    {
+        try await newDataKey(for: context, logger: logger)
+    }
 }
 
 /// Keys from a Vault REST API: `POST /keys/data-key`, `/keys/decrypt` and `/keys/rekey`.

@@ -29,10 +29,13 @@ public final class Vault: Sendable {
     /// - Parameter logger: where to log request ids, statuses and durations; never secrets. None by default.
     /// - Throws: ``VaultError`` for a bad configuration or an embedded store that cannot be opened.
     public convenience init(configuration: VaultConfiguration? = nil, logger: Logger? = nil) throws {
-        switch try (configuration ?? .fromEnvironment()).backend {
+        let configuration = try configuration ?? .fromEnvironment()
+        let resolver: any KEKResolver
+        let objects: any VaultObjectService
+        switch configuration.backend {
         case .remote(let remote):
             let client = VaultRESTClient(configuration: remote)
-            self.init(resolver: RemoteKEKResolver(client: client), objects: client, logger: logger)
+            (resolver, objects) = (RemoteKEKResolver(client: client), client)
         case .embedded(let dataDirectory):
             let local: LocalVault
             do {
@@ -40,12 +43,17 @@ public final class Vault: Sendable {
             } catch let error as LocalVaultError {
                 throw VaultError(.configuration, error.message)
             }
-            self.init(
-                resolver: EmbeddedKEKResolver(vault: local),
-                objects: EmbeddedObjectService(vault: local),
-                logger: logger
-            )
+            (resolver, objects) = (EmbeddedKEKResolver(vault: local), EmbeddedObjectService(vault: local))
         }
+        let cached: any KEKResolver =
+            configuration.encryptCache == nil && configuration.decryptCache == nil
+            ? resolver
+            : CachingKEKResolver(
+                wrapping: resolver,
+                encryptCache: configuration.encryptCache,
+                decryptCache: configuration.decryptCache
+            )
+        self.init(resolver: cached, objects: objects, logger: logger)
     }
 
     /// A client over explicit parts (a caching resolver, a test double, a shared engine).
@@ -60,6 +68,9 @@ public final class Vault: Sendable {
         self.defaultLayout = defaultLayout
         self.logger = logger
     }
+
+    /// The cache counters, when the resolver is a ``CachingKEKResolver``.
+    public var cacheStatistics: CacheStatistics? { (resolver as? CachingKEKResolver)?.statistics }
 
     // MARK: Client-side encryption
 
@@ -107,7 +118,11 @@ public final class Vault: Sendable {
         layout: BlobLayout? = nil
     ) async throws -> EnvelopeBlob {
         try validate(context)
-        let dataKey = try await resolver.newDataKey(for: context, logger: logger)
+        let dataKey = try await resolver.dataKeyForEncryption(
+            for: context,
+            plaintextCount: plaintext.count,
+            logger: logger
+        )
         return try crypto {
             try EnvelopeBlob.seal(
                 plaintext,

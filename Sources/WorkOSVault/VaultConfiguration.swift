@@ -60,9 +60,19 @@ public struct RemoteConfiguration: Sendable, CustomStringConvertible, CustomRefl
 /// The client's configuration.
 public struct VaultConfiguration: Sendable {
     public var backend: VaultBackend
+    /// Reuse of data keys for encryption: `nil` (the default) keeps Vault's one data key per message.
+    public var encryptCache: DataKeyCachePolicy?
+    /// The unwrapped-key cache for decryption: on by default with a small bound; `nil` turns it off.
+    public var decryptCache: DecryptCachePolicy?
 
-    public init(backend: VaultBackend) {
+    public init(
+        backend: VaultBackend,
+        encryptCache: DataKeyCachePolicy? = nil,
+        decryptCache: DecryptCachePolicy? = DecryptCachePolicy()
+    ) {
         self.backend = backend
+        self.encryptCache = encryptCache
+        self.decryptCache = decryptCache
     }
 
     /// Reads the environment the way the official SDKs do: with `WORKOS_API_KEY` set, the REST API

@@ -1,0 +1,175 @@
+import EnvelopeCrypto
+import VaultAPI
+
+/// Batches: many blobs at once, with one key request per distinct data key, a bounded number of
+/// requests in flight (over the transport's pooled connections), results in input order and one
+/// result per item, so that a bad blob fails only itself. Items are processed in windows, so
+/// memory stays bounded by the window, not the batch.
+extension Vault {
+    /// One item of ``encrypt(many:maxConcurrentRequests:)``.
+    public struct EncryptItem: Sendable {
+        public var plaintext: String
+        public var context: KeyContext
+        public var associatedData: String?
+
+        public init(_ plaintext: String, context: KeyContext, associatedData: String? = nil) {
+            self.plaintext = plaintext
+            self.context = context
+            self.associatedData = associatedData
+        }
+    }
+
+    /// One item of ``decrypt(many:maxConcurrentRequests:)``.
+    public struct DecryptItem: Sendable {
+        public var blob: String
+        public var associatedData: String?
+
+        public init(_ blob: String, associatedData: String? = nil) {
+            self.blob = blob
+            self.associatedData = associatedData
+        }
+    }
+
+    /// How many items are in memory at once.
+    static let batchWindow = 1_024
+
+    /// Decrypts many base64 blobs.
+    /// - Parameter maxConcurrentRequests: key requests in flight at once (default 16).
+    /// - Returns: one result per item, in input order.
+    public func decrypt(
+        many items: [DecryptItem],
+        maxConcurrentRequests: Int = 16
+    ) async -> [Result<String, VaultError>] {
+        var results: [Result<String, VaultError>] = []
+        results.reserveCapacity(items.count)
+        for start in stride(from: 0, to: items.count, by: Self.batchWindow) {
+            let window = items[start..<min(start + Self.batchWindow, items.count)]
+            results += await decryptWindow(Array(window), maxConcurrentRequests: maxConcurrentRequests)
+        }
+        return results
+    }
+
+    /// Decrypts many base64 blobs that share no associated data (or have none).
+    public func decrypt(
+        many blobs: [String],
+        associatedData: String? = nil,
+        maxConcurrentRequests: Int = 16
+    ) async
+        -> [Result<String, VaultError>]
+    {
+        await decrypt(
+            many: blobs.map { DecryptItem($0, associatedData: associatedData) },
+            maxConcurrentRequests: maxConcurrentRequests
+        )
+    }
+
+    /// Encrypts many items, each under its own context (and, unless the resolver caches, its own
+    /// data key).
+    /// - Returns: one base64 blob or error per item, in input order.
+    public func encrypt(
+        many items: [EncryptItem],
+        maxConcurrentRequests: Int = 16
+    ) async -> [Result<String, VaultError>] {
+        var results: [Result<String, VaultError>] = []
+        results.reserveCapacity(items.count)
+        for start in stride(from: 0, to: items.count, by: Self.batchWindow) {
+            let window = Array(items[start..<min(start + Self.batchWindow, items.count)])
+            results += await Self.boundedMap(window, concurrency: maxConcurrentRequests) { item in
+                await Self.result {
+                    try await self.encrypt(item.plaintext, context: item.context, associatedData: item.associatedData)
+                }
+            }
+        }
+        return results
+    }
+
+    private func decryptWindow(_ items: [DecryptItem], maxConcurrentRequests: Int) async -> [Result<String, VaultError>]
+    {
+        // Parse everything first: a malformed blob fails alone and costs no request.
+        let parsed: [Result<EnvelopeBlob, VaultError>] = items.map { item in
+            Result {
+                do {
+                    return try EnvelopeBlob(base64Encoded: item.blob)
+                } catch let error as EnvelopeCryptoError {
+                    throw VaultError(error)
+                }
+            }.mapError { $0 as! VaultError }
+        }
+        // One request per distinct wrapped key.
+        var distinct: [[UInt8]] = []
+        var indexOfKeys: [[UInt8]: Int] = [:]
+        for case .success(let blob) in parsed where indexOfKeys[blob.encryptedKeys] == nil {
+            indexOfKeys[blob.encryptedKeys] = distinct.count
+            distinct.append(blob.encryptedKeys)
+        }
+        let keys = await Self.boundedMap(distinct, concurrency: maxConcurrentRequests) { encryptedKeys in
+            await Self.result { try await self.resolver.dataKey(forEncryptedKeys: encryptedKeys, logger: nil) }
+        }
+        return zip(items, parsed).map { item, parsed in
+            parsed.flatMap { blob in
+                keys[indexOfKeys[blob.encryptedKeys]!].flatMap { dataKey in
+                    Self.syncResult {
+                        let bytes = try blob.open(
+                            with: dataKey.key,
+                            associatedData: item.associatedData.map { Array($0.utf8) }
+                        )
+                        guard let text = String(validating: bytes, as: UTF8.self) else {
+                            throw VaultError(.decryptionFailed, "the decrypted data is not UTF-8 text")
+                        }
+                        return text
+                    }
+                }
+            }
+        }
+    }
+
+    /// `transform` over `items` with at most `concurrency` running at once; results in input order.
+    static func boundedMap<Item: Sendable, Output: Sendable>(
+        _ items: [Item],
+        concurrency: Int,
+        _ transform: @escaping @Sendable (Item) async -> Output
+    ) async -> [Output] {
+        await withTaskGroup(of: (Int, Output).self) { group in
+            var outputs = [Output?](repeating: nil, count: items.count)
+            var next = 0
+            for _ in 0..<min(max(1, concurrency), items.count) {
+                let index = next
+                group.addTask { (index, await transform(items[index])) }
+                next += 1
+            }
+            for await (index, output) in group {
+                outputs[index] = output
+                if next < items.count {
+                    let index = next
+                    group.addTask { (index, await transform(items[index])) }
+                    next += 1
+                }
+            }
+            return outputs.map { $0! }
+        }
+    }
+
+    static func result<Output>(_ body: () async throws -> Output) async -> Result<Output, VaultError> {
+        do {
+            return .success(try await body())
+        } catch let error as VaultError {
+            return .failure(error)
+        } catch let error as EnvelopeCryptoError {
+            return .failure(VaultError(error))
+        } catch {
+            return .failure(VaultError(.transport, "\(type(of: error))"))
+        }
+    }
+
+    static func syncResult<Output>(_ body: () throws -> Output) -> Result<Output, VaultError> {
+        do {
+            return .success(try body())
+        } catch let error as VaultError {
+            return .failure(error)
+        } catch let error as EnvelopeCryptoError {
+            return .failure(VaultError(error))
+        } catch {
+            return .failure(VaultError(.transport, "\(type(of: error))"))
+        }
+    }
+}
