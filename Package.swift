@@ -95,6 +95,7 @@ let package = Package(
         .testTarget(
             name: "LocalVaultServerTests",
             dependencies: [
+                "WorkOSVault",
                 "LocalVaultServer",
                 "LocalVault",
                 "VaultAPI",

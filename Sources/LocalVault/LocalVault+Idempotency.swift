@@ -8,6 +8,9 @@ import GRDB
 extension LocalVault {
     /// How long a stored response is replayed.
     public static let idempotencyWindow: TimeInterval = 24 * 60 * 60
+    /// How long an unfinished claim holds its key. A request that died (a crash, a kill) leaves
+    /// its claim unfinished; after this lease a retry may run it again.
+    public static let idempotencyLease: TimeInterval = 60
 
     /// The outcome of claiming an idempotency key.
     public enum IdempotencyClaim: Sendable, Equatable {
@@ -23,8 +26,12 @@ extension LocalVault {
 
     /// Claims `key` for a request whose method, path and body hash to `requestHash`.
     /// - Parameter scope: whose keys these are (the API key id): keys never collide across callers.
-    public func claimIdempotencyKey(scope: String, key: String, requestHash: String) async throws -> IdempotencyClaim {
-        let now = Date()
+    public func claimIdempotencyKey(
+        scope: String,
+        key: String,
+        requestHash: String,
+        now: Date = Date()
+    ) async throws -> IdempotencyClaim {
         let stored = try await store.pool.write { db -> (hash: String, status: Int?, body: Data?)? in
             try db.execute(
                 sql: "DELETE FROM idempotency_keys WHERE created_at < ?",
@@ -36,6 +43,18 @@ extension LocalVault {
                     ON CONFLICT DO NOTHING
                     """,
                 arguments: [scope, key, requestHash, now.storedMilliseconds]
+            )
+            if db.changesCount == 1 { return nil }
+            // Take over a claim whose request died before finishing.
+            try db.execute(
+                sql: """
+                    UPDATE idempotency_keys SET request_hash = ?, created_at = ?
+                    WHERE scope = ? AND key = ? AND status IS NULL AND created_at < ?
+                    """,
+                arguments: [
+                    requestHash, now.storedMilliseconds, scope, key,
+                    now.addingTimeInterval(-Self.idempotencyLease).storedMilliseconds,
+                ]
             )
             if db.changesCount == 1 { return nil }
             return try Row.fetchOne(

@@ -69,6 +69,10 @@ final class VaultStore: Sendable {
                     """
             )
         }
+        migrator.registerMigration("v2: idempotency expiry index") { db in
+            // Every claim deletes expired keys: without this index that is a scan of the table.
+            try db.execute(sql: "CREATE INDEX idempotency_keys_by_age ON idempotency_keys (created_at)")
+        }
         return migrator
     }
 }

@@ -44,7 +44,7 @@ public struct APIError: Error, Sendable, Equatable {
     }
 
     static let notFound = APIError(.notFound, code: "not_found", message: "Not found")
-    static let internalError = APIError(.internalServerError, code: "internal_error", message: "Internal server error")
+    static let serverFault = APIError(.internalServerError, code: "internal_error", message: "Internal server error")
 
     static func badRequest(_ message: String) -> APIError {
         APIError(.badRequest, code: "invalid_request", message: message)
@@ -73,8 +73,10 @@ enum ErrorMapping {
         case let error as APIError:
             return (error, error.status.code >= 500)
         case let error as LocalVaultError:
-            guard error.httpStatus < 500 else { return (.internalError, true) }
-            return (APIError(HTTPResponse.Status(code: error.httpStatus), code: error.code, message: error.message), false)
+            guard error.httpStatus < 500 else { return (.serverFault, true) }
+            return (
+                APIError(HTTPResponse.Status(code: error.httpStatus), code: error.code, message: error.message), false
+            )
         case let error as KeyContextError:
             return (.unprocessable(error.description), false)
         case let error as DecodingError:
@@ -82,13 +84,15 @@ enum ErrorMapping {
         case is EnvelopeCryptoError:
             return (.badRequest("a base64 field is not valid standard base64"), false)
         case is NIOTooManyBytesError:
-            return (APIError(.contentTooLarge, code: "payload_too_large", message: "the request body is too large"), false)
+            return (
+                APIError(.contentTooLarge, code: "payload_too_large", message: "the request body is too large"), false
+            )
         case let error as HTTPError:
             return (apiError(status: error.status), error.status.code >= 500)
         case let error as any HTTPResponseError:
             return (apiError(status: error.status), error.status.code >= 500)
         default:
-            return (.internalError, true)
+            return (.serverFault, true)
         }
     }
 
@@ -96,9 +100,6 @@ enum ErrorMapping {
     static func apiError(for error: DecodingError) -> APIError {
         switch error {
         case .dataCorrupted(let context) where context.codingPath.isEmpty:
-            if context.underlyingError is KeyContextError, let underlying = context.underlyingError {
-                return apiError(for: underlying).error
-            }
             return .badRequest("the request body is not valid JSON")
         case .dataCorrupted(let context):
             return .unprocessable("\(describe(context.codingPath)) is not valid")
@@ -134,8 +135,12 @@ enum ErrorMapping {
         case 404: .notFound
         case 413: APIError(status, code: "payload_too_large", message: "the request body is too large")
         case 400..<500:
-            APIError(status, code: "invalid_request", message: status.reasonPhrase.isEmpty ? "bad request" : status.reasonPhrase)
-        default: .internalError
+            APIError(
+                status,
+                code: "invalid_request",
+                message: status.reasonPhrase.isEmpty ? "bad request" : status.reasonPhrase
+            )
+        default: .serverFault
         }
     }
 }

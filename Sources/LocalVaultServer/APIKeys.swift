@@ -82,7 +82,9 @@ public struct APIKeyRing: Sendable {
             }
             let key = APIKey(secret: secret, environmentID: environmentID)
             if let existing = keys[key.digest], existing.environmentID != environmentID {
-                throw APIKeyConfigurationError("\(entry.origin): this API key is already listed for another environment")
+                throw APIKeyConfigurationError(
+                    "\(entry.origin): this API key is already listed for another environment"
+                )
             }
             keys[key.digest] = key
         }
@@ -92,7 +94,9 @@ public struct APIKeyRing: Sendable {
 
     /// The entries of a comma-separated list, the form of ``environmentVariable``.
     public static func entries(environmentValue: String, origin: String = environmentVariable) -> [Entry] {
-        environmentValue.split(separator: ",", omittingEmptySubsequences: false).enumerated().compactMap { index, item in
+        environmentValue.split(separator: ",", omittingEmptySubsequences: false).enumerated().compactMap {
+            index,
+            item in
             let text = item.trimmingCharacters(in: .whitespaces)
             return text.isEmpty ? nil : Entry(text, origin: "\(origin) entry \(index + 1)")
         }

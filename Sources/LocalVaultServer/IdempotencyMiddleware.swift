@@ -73,17 +73,30 @@ struct IdempotencyMiddleware: RouterMiddleware {
             // Stored as the client sees it, so that a replay is byte-identical.
             response = RequestLoggingMiddleware.response(for: error, logger: context.logger)
         }
-        let body = try await Self.collect(response.body)
-        response.body = ResponseBody(byteBuffer: body)
-        let status = response.status.code
         let vault = vault
         // Unstructured tasks do not inherit cancellation: a client that hung up must not leave
         // the key claimed (409) for a day.
-        if status < 500 {
-            try await Task { try await vault.completeIdempotencyKey(scope: scope, key: key, status: status, body: Array(buffer: body)) }.value
-        } else {
-            try await Task { try await vault.releaseIdempotencyKey(scope: scope, key: key) }.value
+        do {
+            let body = try await Self.collect(response.body)
+            response.body = ResponseBody(byteBuffer: body)
+            let status = response.status.code
+            if status < 500 {
+                try await Task {
+                    try await vault.completeIdempotencyKey(
+                        scope: scope,
+                        key: key,
+                        status: status,
+                        body: Array(buffer: body)
+                    )
+                }.value
+                return response
+            }
+        } catch {
+            try? await Task { try await vault.releaseIdempotencyKey(scope: scope, key: key) }.value
+            throw error
         }
+        // A server fault is not an answer worth replaying: the retry runs again.
+        try await Task { try await vault.releaseIdempotencyKey(scope: scope, key: key) }.value
         return response
     }
 

@@ -37,9 +37,10 @@ extension ListObjectsQuery {
     /// digits (Python's `isoformat()` writes six) and a `+hh:mm` offset.
     static func parseInstant(_ text: String) -> Date? {
         if let date = VaultJSON.parseISO8601(text) { return date }
-        guard let regex = try? Regex<(Substring, Substring, Substring?, Substring)>(
-            #"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(\.\d+)?(Z|[+-]\d{2}:\d{2})$"#
-        ), let match = try? regex.wholeMatch(in: text)
+        guard
+            let regex = try? Regex<(Substring, Substring, Substring?, Substring)>(
+                #"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(\.\d+)?(Z|[+-]\d{2}:\d{2})$"#
+            ), let match = try? regex.wholeMatch(in: text)
         else { return nil }
         let (_, base, fraction, zone) = match.output
         guard let whole = VaultJSON.parseISO8601("\(base)\(zone)") else { return nil }

@@ -17,11 +17,17 @@ public struct VaultEndpoints: Sendable {
     }
 
     /// `POST /vault/v1/keys/decrypt`.
-    public func decryptDataKey(_ request: DecryptDataKeyRequest, caller: VaultCaller) async throws
+    public func decryptDataKey(
+        _ request: DecryptDataKeyRequest,
+        caller: VaultCaller
+    ) async throws
         -> DecryptDataKeyResponse
     {
         let encryptedKeys = try Self.base64(request.keys, field: "keys")
-        let (id, key) = try await vault.decryptDataKey(encryptedKeys: encryptedKeys, environmentID: caller.environmentID)
+        let (id, key) = try await vault.decryptDataKey(
+            encryptedKeys: encryptedKeys,
+            environmentID: caller.environmentID
+        )
         return DecryptDataKeyResponse(id: id, dataKey: key.base64EncodedString())
     }
 
@@ -36,13 +42,19 @@ public struct VaultEndpoints: Sendable {
     }
 
     /// `GET /vault/v1/kv`.
-    public func listObjects(_ query: ListObjectsQuery, caller: VaultCaller) async throws -> ListResponse<ObjectSummary> {
+    public func listObjects(_ query: ListObjectsQuery, caller: VaultCaller) async throws -> ListResponse<ObjectSummary>
+    {
         try await vault.listObjects(query, environmentID: caller.environmentID)
     }
 
     /// `POST /vault/v1/kv` (201).
     public func createObject(_ request: CreateObjectRequest, caller: VaultCaller) async throws -> ObjectMetadata {
-        try await vault.createObject(name: request.name, value: request.value, context: request.keyContext, caller: caller)
+        try await vault.createObject(
+            name: request.name,
+            value: request.value,
+            context: request.keyContext,
+            caller: caller
+        )
     }
 
     /// `GET /vault/v1/kv/{id}`.
@@ -61,14 +73,22 @@ public struct VaultEndpoints: Sendable {
     }
 
     /// `PUT /vault/v1/kv/{id}` (201).
-    public func updateObject(id: String, _ request: UpdateObjectRequest, caller: VaultCaller) async throws
+    public func updateObject(
+        id: String,
+        _ request: UpdateObjectRequest,
+        caller: VaultCaller
+    ) async throws
         -> ObjectWithoutValue
     {
         try await vault.updateObject(id: id, value: request.value, versionCheck: request.versionCheck, caller: caller)
     }
 
     /// `DELETE /vault/v1/kv/{id}`.
-    public func deleteObject(id: String, versionCheck: String?, caller: VaultCaller) async throws -> DeleteObjectResponse {
+    public func deleteObject(
+        id: String,
+        versionCheck: String?,
+        caller: VaultCaller
+    ) async throws -> DeleteObjectResponse {
         try await vault.deleteObject(id: id, versionCheck: versionCheck, environmentID: caller.environmentID)
     }
 

@@ -28,7 +28,10 @@ struct VaultRoutes {
         }
         api.post("kv") { request, context in
             let body = try await Self.decode(CreateObjectRequest.self, from: request)
-            return try JSONResponse.make(try await endpoints.createObject(body, caller: context.caller()), status: .created)
+            return try JSONResponse.make(
+                try await endpoints.createObject(body, caller: context.caller()),
+                status: .created
+            )
         }
         api.get("kv/name/{name}") { _, context in
             let name = try Self.segment("name", of: context)
@@ -48,7 +51,9 @@ struct VaultRoutes {
         }
         api.delete("kv/{id}") { request, context in
             let id = try Self.segment("id", of: context)
-            let versionCheck = try URLDecoding.query(request.uri.query)["version_check"].flatMap { $0.isEmpty ? nil : $0 }
+            let versionCheck = try URLDecoding.query(request.uri.query)["version_check"].flatMap {
+                $0.isEmpty ? nil : $0
+            }
             return try JSONResponse.make(
                 try await endpoints.deleteObject(id: id, versionCheck: versionCheck, caller: context.caller())
             )
@@ -74,7 +79,9 @@ struct VaultRoutes {
     static func decode<T: Decodable>(_ type: T.Type, from request: Request) async throws -> T {
         // BodyLimitMiddleware has collected the body already: this reads a buffer.
         let body = try await request.body.collect(upTo: .max)
-        guard body.readableBytes > 0 else { throw APIError.badRequest("the request body is empty: a JSON object is expected") }
+        guard body.readableBytes > 0 else {
+            throw APIError.badRequest("the request body is empty: a JSON object is expected")
+        }
         do {
             return try VaultJSON.decoder().decode(T.self, from: Data(body.readableBytesView))
         } catch let error as DecodingError {

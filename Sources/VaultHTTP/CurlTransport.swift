@@ -101,6 +101,9 @@ final class CurlLoop: Sendable {
             _ = vault_curl_share_setopt_long(share, CURLSHOPT_SHARE, Int(CURL_LOCK_DATA_SSL_SESSION.rawValue))
         }
         _ = vault_curl_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, 64)
+        // Requests beyond this wait in libcurl's queue rather than opening ever more sockets to one
+        // server (over HTTP/2 they share connections anyway).
+        _ = vault_curl_multi_setopt_long(multi, CURLMOPT_MAX_HOST_CONNECTIONS, 32)
         let thread = Thread { [self] in run() }
         thread.name = "vault-curl"
         thread.start()

@@ -96,7 +96,7 @@ struct Serve: AsyncParsableCommand {
             port: port,
             dataDirectory: dataDirectory ?? LocalVaultHome.defaultDirectory(),
             apiKeys: try loadAPIKeys(),
-            customerKeys: try customerKeysFile.map { try CustomerKeyMapping.load(configurationFile: $0) } ?? [],
+            customerKeys: try loadCustomerKeys(),
             rateLimit: RateLimit(requests: rateLimit, window: .seconds(rateWindow)),
             maxBodySize: maxBodySize
         )
@@ -108,9 +108,25 @@ struct Serve: AsyncParsableCommand {
                 "customer_keys": "\(configuration.customerKeys.count)",
             ]
         )
-        try await VaultServer.run(configuration: configuration, logger: logger) { url in
-            // Written straight to the descriptor, unbuffered: scripts wait for this line.
-            FileHandle.standardOutput.write(Data("listening on \(url)\n".utf8))
+        do {
+            try await VaultServer.run(configuration: configuration, logger: logger) { url in
+                // Written straight to the descriptor, unbuffered: scripts wait for this line.
+                FileHandle.standardOutput.write(Data("listening on \(url)\n".utf8))
+            }
+        } catch {
+            // The vault could not be opened or the address bound: a service failure (exit 5).
+            let message = (error as? LocalVaultError)?.message ?? "\(error)"
+            FileHandle.standardError.write(Data("vault: serve: \(message)\n".utf8))
+            throw ExitCode(5)
+        }
+    }
+
+    private func loadCustomerKeys() throws -> [CustomerKeyMapping] {
+        guard let customerKeysFile else { return [] }
+        do {
+            return try CustomerKeyMapping.load(configurationFile: customerKeysFile)
+        } catch let error as LocalVaultError {
+            throw ValidationError(error.message)
         }
     }
 
@@ -120,14 +136,22 @@ struct Serve: AsyncParsableCommand {
             entries += APIKeyRing.entries(environmentValue: value)
         }
         if let apiKeysFile {
-            entries += try APIKeyRing.entries(file: apiKeysFile)
+            do {
+                entries += try APIKeyRing.entries(file: apiKeysFile)
+            } catch {
+                throw ValidationError(error.description)
+            }
         }
         guard !entries.isEmpty else {
             throw ValidationError(
                 "no API keys: set \(APIKeyRing.environmentVariable) (comma-separated) or pass --api-keys-file FILE"
             )
         }
-        return try APIKeyRing(entries: entries)
+        do {
+            return try APIKeyRing(entries: entries)
+        } catch {
+            throw ValidationError(error.description)
+        }
     }
 
     private static func unblockShutdownSignals() {

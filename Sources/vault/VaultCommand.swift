@@ -13,7 +13,7 @@ struct VaultCommand: AsyncParsableCommand {
             Secrets (API keys, the root key) are read from the environment or from files, never \
             from the command line.
             """,
-        subcommands: [Encrypt.self, Decrypt.self, Rekey.self, KV.self, Keys.self, Serve.self]
+        subcommands: [Encrypt.self, Decrypt.self, Rekey.self, KV.self, Keys.self, Serve.self, Bench.self]
     )
 
     /// Runs the command; usage errors exit with status 1 (ArgumentParser's default is 64), so the

@@ -8,6 +8,8 @@ is `python-sdk-interop: N passed, M failed` and the exit status is non-zero on a
 
 from __future__ import annotations
 
+import base64
+import importlib.metadata
 import os
 import sys
 import traceback
@@ -16,7 +18,6 @@ from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 try:
-    import workos
     from workos import (
         AuthenticationError,
         BadRequestError,
@@ -78,7 +79,7 @@ for variable in ("WORKOS_BASE_URL", "WORKOS_API_KEY"):
 
 client = WorkOSClient(max_retries=0)
 vault = client.vault
-print(f"workos {getattr(workos, '__version__', '?')} against {os.environ['WORKOS_BASE_URL']}")
+print(f"workos {importlib.metadata.version('workos')} against {os.environ['WORKOS_BASE_URL']}")
 
 
 @check("create_kv returns the metadata of the new object")
@@ -225,7 +226,7 @@ def _() -> None:
 @check("create_data_key, create_decrypt and create_rekey")
 def _() -> None:
     issued = vault.create_data_key(context=CONTEXT)
-    expect(len(__import__("base64").b64decode(issued.data_key)) == 32, "a 32-byte key")
+    expect(len(base64.b64decode(issued.data_key)) == 32, "a 32-byte key")
     expect(issued.context == CONTEXT, "context")
     decrypted = vault.create_decrypt(keys=issued.encrypted_keys)
     expect(decrypted.id == issued.id and decrypted.data_key == issued.data_key, "the same key")

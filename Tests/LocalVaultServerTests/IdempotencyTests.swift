@@ -27,8 +27,18 @@ struct IdempotencyTests {
             // A data key is replayed too (the same key, not a new one).
             let dataKeyHeaders: HTTPFields = [Self.key: "data-key-retry"]
             let dataKeyBody = #"{"context": {"organization_id": "org_1"}}"#
-            let key1 = try await client.send(.post, "/vault/v1/keys/data-key", json: dataKeyBody, headers: dataKeyHeaders)
-            let key2 = try await client.send(.post, "/vault/v1/keys/data-key", json: dataKeyBody, headers: dataKeyHeaders)
+            let key1 = try await client.send(
+                .post,
+                "/vault/v1/keys/data-key",
+                json: dataKeyBody,
+                headers: dataKeyHeaders
+            )
+            let key2 = try await client.send(
+                .post,
+                "/vault/v1/keys/data-key",
+                json: dataKeyBody,
+                headers: dataKeyHeaders
+            )
             #expect(try key1.decode(DataKeyResponse.self) == key2.decode(DataKeyResponse.self))
         }
     }
@@ -74,7 +84,9 @@ struct IdempotencyTests {
                 body: ByteBuffer(string: body)
             )
             // Claim the key as a request still running would have.
-            #expect(try await harness.vault.claimIdempotencyKey(scope: scope, key: "busy", requestHash: hash) == .claimed)
+            #expect(
+                try await harness.vault.claimIdempotencyKey(scope: scope, key: "busy", requestHash: hash) == .claimed
+            )
             let response = try await client.send(
                 .post,
                 "/vault/v1/keys/data-key",

@@ -32,23 +32,29 @@ struct LiveServerTests {
         }
     }
 
-    @Test("401, 413 and 429 over the wire, and the connection keeps serving")
+    @Test("401 and 429 over the wire, on one kept-alive connection")
     func refusals() async throws {
-        try await VaultHarness.run(.live, rateLimit: RateLimit(requests: 4, window: .seconds(60)), maxBodySize: 2_048) {
-            _,
-            client in
+        try await VaultHarness.run(.live, rateLimit: RateLimit(requests: 3, window: .seconds(60))) { _, client in
             let unauthorized = try await client.send(.get, "/vault/v1/kv", key: "sk_nope")
             #expect(unauthorized.status == .unauthorized)
-            let big = #"{"context": {"a": "\#(String(repeating: "b", count: 4_000))"}}"#
-            let tooLarge = try await client.send(.post, "/vault/v1/keys/data-key", json: big)
-            #expect(tooLarge.status == .contentTooLarge)
-            #expect(try tooLarge.errorBody().code == "payload_too_large")
             for _ in 0..<3 {
                 #expect(try await client.send(.get, "/vault/v1/kv").status == .ok)
             }
             let limited = try await client.send(.get, "/vault/v1/kv")
             #expect(limited.status == .tooManyRequests)
             #expect(limited.headers[.retryAfter] != nil)
+        }
+    }
+
+    @Test("413 over the wire")
+    func tooLarge() async throws {
+        // The server may answer an oversized body before reading it and then close the connection,
+        // as HTTP allows, so this is the connection's last request.
+        try await VaultHarness.run(.live, maxBodySize: 2_048) { _, client in
+            let big = #"{"context": {"a": "\#(String(repeating: "b", count: 4_000))"}}"#
+            let tooLarge = try await client.send(.post, "/vault/v1/keys/data-key", json: big)
+            #expect(tooLarge.status == .contentTooLarge)
+            #expect(try tooLarge.errorBody().code == "payload_too_large")
         }
     }
 }

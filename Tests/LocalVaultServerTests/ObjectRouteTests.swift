@@ -89,7 +89,9 @@ struct ObjectRouteTests {
             }
             #expect(try await client.send(.get, "/vault/v1/kv/name/db-password").status == .notFound)
             #expect(try await client.send(.delete, "/vault/v1/kv/\(created.id)").status == .notFound)
-            #expect(try await client.send(.put, "/vault/v1/kv/\(created.id)", json: #"{"value": "x"}"#).status == .notFound)
+            #expect(
+                try await client.send(.put, "/vault/v1/kv/\(created.id)", json: #"{"value": "x"}"#).status == .notFound
+            )
 
             // The name is free again at once.
             let reused = try await client.createObject(name: "db-password", value: "fresh")
@@ -168,7 +170,9 @@ struct ObjectRouteTests {
     func environmentIsolation() async throws {
         try await VaultHarness.run { _, client in
             let created = try await client.createObject(name: "shared-name")
-            #expect(try await client.send(.get, "/vault/v1/kv/\(created.id)", key: TestKeys.staging).status == .notFound)
+            #expect(
+                try await client.send(.get, "/vault/v1/kv/\(created.id)", key: TestKeys.staging).status == .notFound
+            )
             #expect(
                 try await client.send(.get, "/vault/v1/kv/name/shared-name", key: TestKeys.staging).status == .notFound
             )

@@ -21,7 +21,11 @@ struct RateLimitTests {
             #expect((1...60).contains(retryAfter))
             #expect(
                 try response.errorBody()
-                    == ErrorBody(error: "Too many requests.", message: "Too many requests.", code: "rate_limit_exceeded")
+                    == ErrorBody(
+                        error: "Too many requests.",
+                        message: "Too many requests.",
+                        code: "rate_limit_exceeded"
+                    )
             )
             #expect(response.headers[HeaderName("x-request-id")!] != nil)
             // Limits are per key.

@@ -35,7 +35,9 @@ struct RequestLoggingTests {
         #expect(loggedIDs.map { "\($0)" }.suffix(3) == requestIDs)
 
         let everything = handler.entries.map { "\($0.message) \($0.metadata)" }.joined(separator: "\n")
-        for secret in [TestKeys.primary, "sk_test_wrong_key_abc", "payroll-secret-name", "plaintext-value-xyz", "Bearer"] {
+        for secret in [
+            TestKeys.primary, "sk_test_wrong_key_abc", "payroll-secret-name", "plaintext-value-xyz", "Bearer",
+        ] {
             #expect(!everything.contains(secret))
         }
     }

@@ -86,7 +86,12 @@ extension TestClientProtocol {
         var headers = headers
         if let key { headers[.authorization] = "Bearer \(key)" }
         if json != nil { headers[.contentType] = "application/json" }
-        return try await executeRequest(uri: uri, method: method, headers: headers, body: json.map { ByteBuffer(string: $0) })
+        return try await executeRequest(
+            uri: uri,
+            method: method,
+            headers: headers,
+            body: json.map { ByteBuffer(string: $0) }
+        )
     }
 
     /// Sends a request and decodes a successful JSON answer.
@@ -112,7 +117,14 @@ extension TestClientProtocol {
         key: String = TestKeys.primary
     ) async throws -> ObjectMetadata {
         let body = try jsonString(CreateObjectRequest(name: name, value: value, keyContext: KeyContext(context)))
-        return try await sendExpecting(ObjectMetadata.self, status: .created, .post, "/vault/v1/kv", json: body, key: key)
+        return try await sendExpecting(
+            ObjectMetadata.self,
+            status: .created,
+            .post,
+            "/vault/v1/kv",
+            json: body,
+            key: key
+        )
     }
 }
 

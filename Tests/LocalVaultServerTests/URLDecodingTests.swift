@@ -31,7 +31,8 @@ struct URLDecodingTests {
     func listQueries() throws {
         #expect(try ListObjectsQuery.parse([:]) == ListObjectsQuery())
         let query = try ListObjectsQuery.parse([
-            "limit": "25", "order": "asc", "before": "b", "after": "a", "search": "db", "updatedAfter": "2026-01-02T03:04:05Z",
+            "limit": "25", "order": "asc", "before": "b", "after": "a", "search": "db",
+            "updatedAfter": "2026-01-02T03:04:05Z",
         ])
         #expect(query.limit == 25 && query.order == .ascending && query.before == "b" && query.after == "a")
         #expect(query.search == "db")

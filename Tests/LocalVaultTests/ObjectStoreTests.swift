@@ -253,5 +253,16 @@ import VaultAPI
         )
         try await temporary.vault.releaseIdempotencyKey(scope: "key_b", key: "k1")
         #expect(try await temporary.vault.claimIdempotencyKey(scope: "key_b", key: "k1", requestHash: "h1") == .claimed)
+        // A claim whose request died is taken over once its lease has run out, not before.
+        let later = Date().addingTimeInterval(LocalVault.idempotencyLease / 2)
+        #expect(
+            try await temporary.vault.claimIdempotencyKey(scope: "key_b", key: "k1", requestHash: "h1", now: later)
+                == .inProgress
+        )
+        let afterLease = Date().addingTimeInterval(LocalVault.idempotencyLease + 1)
+        #expect(
+            try await temporary.vault.claimIdempotencyKey(scope: "key_b", key: "k1", requestHash: "h1", now: afterLease)
+                == .claimed
+        )
     }
 }

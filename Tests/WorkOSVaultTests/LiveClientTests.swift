@@ -238,7 +238,7 @@ struct PythonInteropTests {
                     "WORKOS_CLIENT_ID": "client_test",
                 ]
             )
-            #expect(result.status == 0)
+            try #require(result.status == 0, "the Python SDK failed: \(result.error.suffix(2_000))")
             struct Response: Decodable {
                 var encrypted: [String]
                 var decrypted: [DecryptedItem]

@@ -93,21 +93,26 @@ enum PythonSDK {
         _ arguments: [String],
         input: Data,
         environment: [String: String]
-    ) throws -> (status: Int32, output: Data) {
+    ) throws -> (status: Int32, output: Data, error: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3"] + arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
         let stdin = Pipe()
         let stdout = Pipe()
+        let stderr = FileManager.default.temporaryDirectory.appendingPathComponent("python-\(UUID().uuidString).log")
+        FileManager.default.createFile(atPath: stderr.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: stderr) }
         process.standardInput = stdin
         process.standardOutput = stdout
+        process.standardError = try FileHandle(forWritingTo: stderr)
         try process.run()
         stdin.fileHandleForWriting.write(input)
         try stdin.fileHandleForWriting.close()
         let output = stdout.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return (process.terminationStatus, output)
+        let error = (try? String(contentsOf: stderr, encoding: .utf8)) ?? ""
+        return (process.terminationStatus, output, error)
     }
 
     static var interopFolder: URL {

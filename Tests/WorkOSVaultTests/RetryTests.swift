@@ -83,7 +83,8 @@ struct RetryTests {
         let requests = server.requests
         #expect(requests.count == 2)
         let waited = requests[1].receivedAt - requests[0].receivedAt
-        #expect(waited >= .milliseconds(950) && waited < .seconds(3), "waited \(waited)")
+        // At least the second asked for; the upper bound only catches a runaway wait on a loaded machine.
+        #expect(waited >= .milliseconds(950) && waited < .seconds(20), "waited \(waited)")
     }
 
     @Test func retryAfterAsAnHTTPDateIsHonouredAndCapped() throws {
@@ -119,7 +120,7 @@ struct RetryTests {
             .encrypt("x", context: ["org": "a"])
         }
         #expect(error?.code == .timeout)
-        #expect(ContinuousClock.now - started < .seconds(2))
+        #expect(ContinuousClock.now - started < .seconds(30))
         #expect(server.requests.count == 2)
     }
 
@@ -190,13 +191,14 @@ struct RetryTests {
     @Test func cancellationStopsAHangingRequest() async throws {
         let server = try ScriptedHTTPServer(script: [], fallback: .silent)
         defer { server.stop() }
-        let vault = try Self.vault(server, timeout: .seconds(30))
+        // The request would time out after 60 s; cancelling must end it long before.
+        let vault = try Self.vault(server, timeout: .seconds(60))
         let task = Task { try await vault.encrypt("x", context: ["org": "a"]) }
         try await Task.sleep(for: .milliseconds(200))
         task.cancel()
         let started = ContinuousClock.now
         await #expect(throws: CancellationError.self) { _ = try await task.value }
-        #expect(ContinuousClock.now - started < .seconds(2))
+        #expect(ContinuousClock.now - started < .seconds(20))
     }
 
     @Test func keyContextsAreValidatedBeforeAnyRequest() async throws {

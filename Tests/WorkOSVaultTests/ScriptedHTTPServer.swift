@@ -29,7 +29,11 @@ final class ScriptedHTTPServer: Sendable {
 
     let port: Int
     private let listener: Int32
-    private let state: Mutex<(script: [Behaviour], fallback: Behaviour, recorded: [Recorded], open: [Int32])>
+    /// `open` holds the connections still open. A descriptor is closed only under this lock and
+    /// removed from `open` at the same time: `stop()` must never shut down a number the process
+    /// has since reused for another test's socket.
+    private let state:
+        Mutex<(script: [Behaviour], fallback: Behaviour, recorded: [Recorded], open: Set<Int32>, stopped: Bool)>
 
     init(
         script: [Behaviour],
@@ -54,7 +58,7 @@ final class ScriptedHTTPServer: Sendable {
         }
         self.listener = listener
         port = Int(UInt16(bigEndian: address.sin_port))
-        state = Mutex((script, fallback, [], []))
+        state = Mutex((script, fallback, [], [], false))
         let thread = Thread { [self] in acceptLoop() }
         thread.start()
     }
@@ -64,23 +68,41 @@ final class ScriptedHTTPServer: Sendable {
 
     /// Closes the listener and every open connection.
     func stop() {
-        shutdown(listener, Int32(SHUT_RDWR))
-        close(listener)
-        for connection in state.withLock({ $0.open }) { shutdown(connection, Int32(SHUT_RDWR)) }
+        state.withLock { state in
+            guard !state.stopped else { return }
+            state.stopped = true
+            // Wakes the accept loop, which closes the listener itself.
+            shutdown(listener, Int32(SHUT_RDWR))
+            for connection in state.open { shutdown(connection, Int32(SHUT_RDWR)) }
+        }
     }
 
     private func acceptLoop() {
+        defer { close(listener) }
         while true {
             let connection = accept(listener, nil, nil)
             guard connection >= 0 else { return }
-            state.withLock { $0.open.append(connection) }
+            let accepted = state.withLock { state in
+                guard !state.stopped else {
+                    close(connection)
+                    return false
+                }
+                state.open.insert(connection)
+                return true
+            }
+            guard accepted else { return }
             let thread = Thread { [self] in serve(connection) }
             thread.start()
         }
     }
 
     private func serve(_ connection: Int32) {
-        defer { close(connection) }
+        defer {
+            state.withLock { state in
+                state.open.remove(connection)
+                close(connection)
+            }
+        }
         var buffer: [UInt8] = []
         while true {
             guard let request = readRequest(connection, buffer: &buffer) else { return }

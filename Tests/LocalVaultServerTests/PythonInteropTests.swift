@@ -1,0 +1,76 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The official WorkOS Python SDK against `vault serve` (Tests/Interop/python_sdk_interop.py).
+@Suite("Python SDK interop")
+struct PythonInteropTests {
+    /// `python3` with the `workos` package, and its version.
+    static let sdkVersion: String? = {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", "import importlib.metadata as m, workos; print(m.version('workos'))"]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return nil }
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { return nil }
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }()
+
+    static let script = packageRoot.appendingPathComponent("Tests/Interop/python_sdk_interop.py").path
+
+    @Test(
+        "the official SDK's vault module works end to end against vault serve",
+        .enabled(
+            if: (sdkVersion != nil && VaultProcess.binary != nil) || isCI,
+            "needs python3 with `pip install workos` and a built vault; with CI=true their absence fails"
+        ),
+        .timeLimit(.minutes(5))
+    )
+    func pythonSDK() async throws {
+        guard let version = Self.sdkVersion else {
+            Issue.record("python3 or the workos package is missing: pip install workos")
+            return
+        }
+        #expect(version.hasPrefix("10."), "workos \(version): the script is written against 10.x")
+        try await withTemporaryDirectory { directory in
+            let key = "sk_test_python_interop"
+            let server = try await VaultProcess.serve(dataDirectory: directory, apiKeys: key)
+            defer { server.stop() }
+
+            let outputPath = (directory as NSString).appendingPathComponent("interop.out")
+            FileManager.default.createFile(atPath: outputPath, contents: nil)
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["python3", Self.script]
+            var environment = ProcessInfo.processInfo.environment
+            environment["WORKOS_BASE_URL"] = server.baseURL
+            environment["WORKOS_API_KEY"] = key
+            environment["WORKOS_CLIENT_ID"] = "client_test"
+            environment["PYTHONUNBUFFERED"] = "1"
+            process.environment = environment
+            let output = FileHandle(forWritingAtPath: outputPath)
+            process.standardOutput = output
+            process.standardError = output
+            try process.run()
+            let deadline = ContinuousClock.now + .seconds(240)
+            while process.isRunning, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
+            // SIGKILL: a child of Foundation.Process starts with SIGTERM blocked.
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            process.waitUntilExit()
+
+            let transcript = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+            let lastLine = transcript.split(separator: "\n").last.map(String.init) ?? ""
+            #expect(process.terminationStatus == 0, "\(transcript)\n--- server log ---\n\(server.standardError)")
+            #expect(lastLine.wholeMatch(of: #/python-sdk-interop: [1-9]\d* passed, 0 failed/#) != nil, "\(lastLine)")
+        }
+    }
+}
