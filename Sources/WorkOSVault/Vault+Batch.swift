@@ -86,15 +86,7 @@ extension Vault {
     private func decryptWindow(_ items: [DecryptItem], maxConcurrentRequests: Int) async -> [Result<String, VaultError>]
     {
         // Parse everything first: a malformed blob fails alone and costs no request.
-        let parsed: [Result<EnvelopeBlob, VaultError>] = items.map { item in
-            Result {
-                do {
-                    return try EnvelopeBlob(base64Encoded: item.blob)
-                } catch let error as EnvelopeCryptoError {
-                    throw VaultError(error)
-                }
-            }.mapError { $0 as! VaultError }
-        }
+        let parsed = items.map { item in Self.syncResult { try EnvelopeBlob(base64Encoded: item.blob) } }
         // One request per distinct wrapped key.
         var distinct: [[UInt8]] = []
         var indexOfKeys: [[UInt8]: Int] = [:]
@@ -152,24 +144,24 @@ extension Vault {
     static func result<Output>(_ body: () async throws -> Output) async -> Result<Output, VaultError> {
         do {
             return .success(try await body())
-        } catch let error as VaultError {
-            return .failure(error)
-        } catch let error as EnvelopeCryptoError {
-            return .failure(VaultError(error))
         } catch {
-            return .failure(VaultError(.transport, "\(type(of: error))"))
+            return .failure(VaultError(anyError: error))
         }
     }
 
     static func syncResult<Output>(_ body: () throws -> Output) -> Result<Output, VaultError> {
-        do {
-            return .success(try body())
-        } catch let error as VaultError {
-            return .failure(error)
-        } catch let error as EnvelopeCryptoError {
-            return .failure(VaultError(error))
-        } catch {
-            return .failure(VaultError(.transport, "\(type(of: error))"))
+        Result(catching: body).mapError(VaultError.init(anyError:))
+    }
+}
+
+extension VaultError {
+    /// Any error of the layers below, as the client's error.
+    init(anyError error: any Error) {
+        switch error {
+        case let error as VaultError: self = error
+        case let error as EnvelopeCryptoError: self.init(error)
+        case is CancellationError: self.init(.transport, "the operation was cancelled")
+        default: self.init(.transport, "\(type(of: error))")
         }
     }
 }

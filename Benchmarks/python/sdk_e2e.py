@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+"""Times the official WorkOS Python SDK's vault encrypt and decrypt against a Vault server.
+
+The counterpart of `vault bench e2e`, with the same method and output, so that Benchmarks/compare
+can set the two side by side: a sequential loop per operation for --seconds after a --warmup, each
+call one request (POST /keys/data-key or /keys/decrypt) plus the SDK's own AES-GCM work; decrypt
+calls open one blob made at the start; every result is checked. Prints, per operation:
+
+    e2e NAME OPS_PER_SECOND CPU_MICROSECONDS_PER_OPERATION
+
+with NAME encrypt-64b or decrypt-64b, and CPU this process's user plus system time
+(resource.getrusage, all threads) divided by the operations completed.
+
+Environment: WORKOS_API_KEY and WORKOS_BASE_URL (the server to measure).
+Example: WORKOS_API_KEY=sk_test_x WORKOS_BASE_URL=http://127.0.0.1:8080 python3 sdk_e2e.py --seconds 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import time
+from typing import Callable
+
+from workos import WorkOSClient
+
+
+def cpu_microseconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return (usage.ru_utime + usage.ru_stime) * 1e6
+
+
+def call_repeatedly(operation: Callable[[], None], seconds: float) -> int:
+    """The calls completed; the clock is read between calls, as `vault bench e2e` does."""
+    deadline = time.perf_counter() + seconds
+    completed = 0
+    while time.perf_counter() < deadline:
+        operation()
+        completed += 1
+    return completed
+
+
+def measure(name: str, operation: Callable[[], None], seconds: float, warmup: float) -> None:
+    call_repeatedly(operation, warmup)
+    cpu_before = cpu_microseconds()
+    start = time.perf_counter()
+    operations = call_repeatedly(operation, seconds)
+    elapsed = time.perf_counter() - start
+    cpu = cpu_microseconds() - cpu_before
+    print(f"e2e {name} {operations / elapsed:.1f} {cpu / max(operations, 1):.1f}", flush=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=3.0, help="how long to measure each operation")
+    parser.add_argument("--warmup", type=float, default=0.5, help="unmeasured calls before each measurement")
+    parser.add_argument("--size", type=int, default=64, help="the plaintext size in bytes (ASCII text)")
+    arguments = parser.parse_args()
+
+    api_key = os.environ.get("WORKOS_API_KEY")
+    base_url = os.environ.get("WORKOS_BASE_URL")
+    if not api_key or not base_url:
+        print("set WORKOS_API_KEY and WORKOS_BASE_URL to the server to measure", file=sys.stderr)
+        return 1
+
+    # Retries off and a 10 s timeout, as in `vault bench e2e`: a failing server stops the run instead
+    # of slowing it down.
+    client = WorkOSClient(
+        api_key=api_key, client_id="client_test", base_url=base_url, request_timeout=10, max_retries=0
+    )
+    plaintext = ("4242 4242 4242 4242 " * (arguments.size // 20 + 1))[: arguments.size]
+    context = {"organization_id": "org_bench"}
+    suffix = f"-{arguments.size}b"
+
+    def encrypt() -> None:
+        client.vault.encrypt(data=plaintext, key_context=context, associated_data=None)
+
+    blob = client.vault.encrypt(data=plaintext, key_context=context, associated_data=None)
+
+    def decrypt() -> None:
+        if client.vault.decrypt(encrypted_data=blob) != plaintext:
+            raise AssertionError("the blob decrypted to something else")
+
+    measure("encrypt" + suffix, encrypt, arguments.seconds, arguments.warmup)
+    measure("decrypt" + suffix, decrypt, arguments.seconds, arguments.warmup)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
