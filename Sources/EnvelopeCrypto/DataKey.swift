@@ -14,14 +14,12 @@ public struct DataKey: Sendable {
 
     let storage: KeyStorage
 
-    /// Draws a fresh key from libcrypto's CSPRNG (`RAND_bytes`).
+    /// Draws a fresh key from libcrypto's CSPRNG (`RAND_bytes`, drawn in bulk into a per-thread
+    /// pool whose bytes are wiped as they are handed out).
     /// - Throws: ``EnvelopeCryptoError/Code-swift.struct/libraryFailure`` if the generator fails.
     public static func generate() throws -> DataKey {
         let storage = KeyStorage()
-        guard RAND_bytes(storage.bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), Int32(byteCount)) == 1 else {
-            ERR_clear_error()
-            throw EnvelopeCryptoError.libraryFailure("RAND_bytes")
-        }
+        try RandomIV.fillBytes(storage.bytes.baseAddress!, count: byteCount)
         return DataKey(storage: storage)
     }
 

@@ -75,10 +75,8 @@ package enum SHA256 {
 
     /// The digest as lowercase hex.
     package static func hexDigest(_ bytes: [UInt8]) -> String {
-        hash(bytes).map { byte in
-            let digits = Array("0123456789abcdef".utf8)
-            return String(decoding: [digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]], as: UTF8.self)
-        }.joined()
+        let digits = Array("0123456789abcdef".utf8)
+        return String(decoding: hash(bytes).flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 0x0F)]] }, as: UTF8.self)
     }
 }
 
@@ -89,5 +87,18 @@ extension Array where Element == UInt8 {
         withUnsafeMutableBytes { bytes in
             if let base = bytes.baseAddress { OPENSSL_cleanse(base, bytes.count) }
         }
+    }
+}
+
+/// Random identifiers from libcrypto's CSPRNG via the per-thread pool: Foundation's `UUID()`
+/// costs several system calls here (it reads `/dev/urandom` each time).
+package enum RandomIdentifier {
+    /// The 16 bytes of a fresh version-4 UUID.
+    package static func uuidBytes() throws -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: 16)
+        try bytes.withUnsafeMutableBytes { try RandomIV.fillBytes($0.baseAddress!, count: 16) }
+        bytes[6] = bytes[6] & 0x0F | 0x40  // version 4
+        bytes[8] = bytes[8] & 0x3F | 0x80  // RFC 4122 variant
+        return bytes
     }
 }

@@ -33,7 +33,7 @@ final class KEKRing: Sendable {
     /// this process or another sharing the store) insert at most one row and all read that row.
     func kek(for name: Name) async throws -> KEK {
         if let cached = byName.withLock({ $0[name] }) { return cached }
-        let candidateID = UUID().uuidString.lowercased()
+        let candidateID = try Identifier.randomString()
         let candidateKey = try DataKey.generate()
         let wrapped = try rootKey.wrap(candidateKey, associatedData: Self.associatedData(id: candidateID, name: name))
         let row = try await store.pool.write { db in

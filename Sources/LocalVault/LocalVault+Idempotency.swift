@@ -4,7 +4,9 @@ import GRDB
 
 /// `Idempotency-Key` bookkeeping for the REST server: the first response to a POST is stored
 /// (sealed under the root key, since a data-key response holds a data key) and replayed to
-/// retries with the same key and body for 24 hours.
+/// retries with the same key and body for 24 hours. Records of requests that change the store are
+/// durable (SQLite, so a retry after a crash still creates nothing new); those of requests that
+/// store nothing (`durable: false`, the key endpoints) are kept in memory.
 extension LocalVault {
     /// How long a stored response is replayed.
     public static let idempotencyWindow: TimeInterval = 24 * 60 * 60
@@ -30,8 +32,27 @@ extension LocalVault {
         scope: String,
         key: String,
         requestHash: String,
+        durable: Bool = true,
         now: Date = Date()
     ) async throws -> IdempotencyClaim {
+        guard durable else {
+            let existing = volatileIdempotency.claim(
+                Self.volatileID(scope: scope, key: key),
+                requestHash: requestHash,
+                now: now,
+                window: Self.idempotencyWindow,
+                lease: Self.idempotencyLease
+            )
+            guard let existing else { return .claimed }
+            return try outcome(
+                storedHash: existing.requestHash,
+                requestHash: requestHash,
+                status: existing.status,
+                sealed: existing.sealedBody,
+                scope: scope,
+                key: key
+            )
+        }
         let stored = try await store.pool.write { db -> (hash: String, status: Int?, body: Data?)? in
             try db.execute(
                 sql: "DELETE FROM idempotency_keys WHERE created_at < ?",
@@ -64,17 +85,47 @@ extension LocalVault {
             ).map { (hash: $0["request_hash"], status: $0["status"], body: $0["body"]) }
         }
         guard let stored else { return .claimed }
-        guard stored.hash == requestHash else { return .mismatch }
-        guard let status = stored.status, let sealed = stored.body else { return .inProgress }
-        guard let body = try? openStoredResponse(Array(sealed), scope: scope, key: key) else {
+        return try outcome(
+            storedHash: stored.hash,
+            requestHash: requestHash,
+            status: stored.status,
+            sealed: stored.body.map(Array.init),
+            scope: scope,
+            key: key
+        )
+    }
+
+    private func outcome(
+        storedHash: String,
+        requestHash: String,
+        status: Int?,
+        sealed: [UInt8]?,
+        scope: String,
+        key: String
+    ) throws -> IdempotencyClaim {
+        guard storedHash == requestHash else { return .mismatch }
+        guard let status, let sealed else { return .inProgress }
+        guard let body = try? openStoredResponse(sealed, scope: scope, key: key) else {
             throw LocalVaultError(.internalError, "a stored idempotent response does not authenticate")
         }
         return .replay(status: status, body: body)
     }
 
+    private static func volatileID(scope: String, key: String) -> String { "\(scope)\u{0}\(key)" }
+
     /// Stores the response of a claimed request for replay.
-    public func completeIdempotencyKey(scope: String, key: String, status: Int, body: [UInt8]) async throws {
+    public func completeIdempotencyKey(
+        scope: String,
+        key: String,
+        status: Int,
+        body: [UInt8],
+        durable: Bool = true
+    ) async throws {
         let sealed = try sealStoredResponse(body, scope: scope, key: key)
+        guard durable else {
+            volatileIdempotency.complete(Self.volatileID(scope: scope, key: key), status: status, sealedBody: sealed)
+            return
+        }
         try await store.pool.write { db in
             try db.execute(
                 sql: "UPDATE idempotency_keys SET status = ?, body = ? WHERE scope = ? AND key = ?",
@@ -85,7 +136,11 @@ extension LocalVault {
 
     /// Forgets a claim whose request produced no response worth replaying (a server error), so
     /// that a retry runs again.
-    public func releaseIdempotencyKey(scope: String, key: String) async throws {
+    public func releaseIdempotencyKey(scope: String, key: String, durable: Bool = true) async throws {
+        guard durable else {
+            volatileIdempotency.release(Self.volatileID(scope: scope, key: key))
+            return
+        }
         try await store.pool.write { db in
             try db.execute(
                 sql: "DELETE FROM idempotency_keys WHERE scope = ? AND key = ? AND status IS NULL",

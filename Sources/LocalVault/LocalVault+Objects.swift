@@ -75,7 +75,7 @@ extension LocalVault {
         guard !name.isEmpty, name.count <= Self.maxNameLength else {
             throw LocalVaultError(.unprocessable, "name must be 1 to \(Self.maxNameLength) characters")
         }
-        let objectID = Self.newID()
+        let objectID = try Self.newID()
         let version = try await seal(value, objectID: objectID, context: context, environmentID: caller.environmentID)
         let contextJSON = String(decoding: try JSONEncoder().encode(context), as: UTF8.self)
         let now = Date().storedMilliseconds
@@ -298,7 +298,7 @@ extension LocalVault {
 
     static let versionConflict = LocalVaultError(.conflict, "version_check does not match the current version")
 
-    static func newID() -> String { UUID().uuidString.lowercased() }
+    static func newID() throws -> String { try Identifier.randomString() }
 
     /// The associated data of a stored value: a sealed value copied to another object's row
     /// does not open there.
@@ -320,7 +320,7 @@ extension LocalVault {
             associatedData: Self.associatedData(objectID: objectID)
         )
         return SealedVersion(
-            id: Self.newID(),
+            id: try Self.newID(),
             size: value.utf8.count,
             etag: SHA256.hexDigest(blob.bytes),
             dataKeyID: issued.id,

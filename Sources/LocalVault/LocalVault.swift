@@ -66,6 +66,7 @@ public final class LocalVault: Sendable {
 
     let store: VaultStore
     let rootKey: DataKey
+    let volatileIdempotency = VolatileIdempotency()
     private let keks: KEKRing
     private let customerKeys: [String: CustomerKeyMapping]
     private let logger: Logger
@@ -105,7 +106,7 @@ public final class LocalVault: Sendable {
     public func createDataKey(context: KeyContext, environmentID: String) async throws -> IssuedDataKey {
         try validate(context)
         let key = try DataKey.generate()
-        return try await wrap(key, id: UUID(), context: context, environmentID: environmentID)
+        return try await wrap(key, id: try Identifier.random(), context: context, environmentID: environmentID)
     }
 
     /// Unwraps a data key from `encrypted_keys` this vault issued (POST /keys/decrypt).

@@ -34,7 +34,9 @@ struct IdempotencyMiddleware: RouterMiddleware {
         let body = try await request.body.collect(upTo: .max)
         let hash = Self.requestHash(method: request.method.rawValue, path: request.uri.path, body: body)
 
-        switch try await vault.claimIdempotencyKey(scope: scope, key: key, requestHash: hash) {
+        // The key endpoints store nothing, so their records need not survive a restart.
+        let durable = !request.uri.path.hasPrefix("/vault/v1/keys/")
+        switch try await vault.claimIdempotencyKey(scope: scope, key: key, requestHash: hash, durable: durable) {
         case .replay(let status, let storedBody):
             var response = JSONResponse.make(
                 bytes: ByteBuffer(bytes: storedBody),
@@ -55,7 +57,7 @@ struct IdempotencyMiddleware: RouterMiddleware {
                 message: "this Idempotency-Key was already used with a different request"
             )
         case .claimed:
-            return try await runClaimed(request, context: context, scope: scope, key: key, next: next)
+            return try await runClaimed(request, context: context, scope: scope, key: key, durable: durable, next: next)
         }
     }
 
@@ -64,6 +66,7 @@ struct IdempotencyMiddleware: RouterMiddleware {
         context: Context,
         scope: String,
         key: String,
+        durable: Bool,
         next: (Request, Context) async throws -> Response
     ) async throws -> Response {
         var response: Response
@@ -86,17 +89,18 @@ struct IdempotencyMiddleware: RouterMiddleware {
                         scope: scope,
                         key: key,
                         status: status,
-                        body: Array(buffer: body)
+                        body: Array(buffer: body),
+                        durable: durable
                     )
                 }.value
                 return response
             }
         } catch {
-            try? await Task { try await vault.releaseIdempotencyKey(scope: scope, key: key) }.value
+            try? await Task { try await vault.releaseIdempotencyKey(scope: scope, key: key, durable: durable) }.value
             throw error
         }
         // A server fault is not an answer worth replaying: the retry runs again.
-        try await Task { try await vault.releaseIdempotencyKey(scope: scope, key: key) }.value
+        try await Task { try await vault.releaseIdempotencyKey(scope: scope, key: key, durable: durable) }.value
         return response
     }
 

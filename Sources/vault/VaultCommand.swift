@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import NIOCore
+import NIOPosix
 
 /// `vault`: a local WorkOS Vault.
 @main
@@ -20,6 +22,12 @@ struct VaultCommand: AsyncParsableCommand {
     /// documented codes hold: 0 ok, 1 usage, 2 not found or conflict, 3 authentication or
     /// authorization, 4 decryption failure, 5 network or service failure.
     static func main() async {
+        // Swift concurrency runs on SwiftNIO's event loops: a request handled by `vault serve`
+        // then stays on the thread that read it instead of hopping to another and back.
+        let installed = NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        if ProcessInfo.processInfo.environment["VAULT_DEBUG_EXECUTOR"] != nil {
+            FileHandle.standardError.write(Data("executor installed: \(installed)\n".utf8))
+        }
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {

@@ -83,9 +83,16 @@ struct IdempotencyTests {
                 path: "/vault/v1/keys/data-key",
                 body: ByteBuffer(string: body)
             )
-            // Claim the key as a request still running would have.
+            // Claim the key as a request still running would have (key endpoints keep their
+            // records in memory: they store nothing).
             #expect(
-                try await harness.vault.claimIdempotencyKey(scope: scope, key: "busy", requestHash: hash) == .claimed
+                try await harness.vault.claimIdempotencyKey(
+                    scope: scope,
+                    key: "busy",
+                    requestHash: hash,
+                    durable: false
+                )
+                    == .claimed
             )
             let response = try await client.send(
                 .post,

@@ -237,6 +237,31 @@ import VaultAPI
         #expect(try await temporary.vault.listObjects(ListObjectsQuery(), environmentID: env).data.isEmpty)
     }
 
+    @Test func volatileIdempotencyRecordsReplayButDoNotSurviveARestart() async throws {
+        let temporary = try TemporaryVault()
+        let vault = temporary.vault
+        #expect(try await vault.claimIdempotencyKey(scope: "s", key: "k", requestHash: "h", durable: false) == .claimed)
+        #expect(
+            try await vault.claimIdempotencyKey(scope: "s", key: "k", requestHash: "h", durable: false) == .inProgress
+        )
+        #expect(
+            try await vault.claimIdempotencyKey(scope: "s", key: "k", requestHash: "x", durable: false) == .mismatch
+        )
+        // The durable table is separate.
+        #expect(try await vault.claimIdempotencyKey(scope: "s", key: "k", requestHash: "h") == .claimed)
+        let body = Array(#"{"data_key":"secret"}"#.utf8)
+        try await vault.completeIdempotencyKey(scope: "s", key: "k", status: 200, body: body, durable: false)
+        #expect(
+            try await vault.claimIdempotencyKey(scope: "s", key: "k", requestHash: "h", durable: false)
+                == .replay(status: 200, body: body)
+        )
+        try temporary.reopen()
+        #expect(
+            try await temporary.vault.claimIdempotencyKey(scope: "s", key: "k", requestHash: "h", durable: false)
+                == .claimed
+        )
+    }
+
     @Test func idempotencyKeysReplayTheFirstResponse() async throws {
         let temporary = try TemporaryVault()
         let vault = temporary.vault
