@@ -8,12 +8,17 @@ import NIOPosix
 struct VaultCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vault",
-        abstract: "A local WorkOS Vault: the Vault REST API and its encryption, on your machine.",
+        abstract: "WorkOS Vault from the command line: encryption, objects, keys, and a local Vault server.",
         discussion: """
-            Data lives in --data-dir, by default $VAULT_HOME, else $XDG_DATA_HOME/workos-vault or \
-            ~/.local/share/workos-vault (~/Library/Application Support/workos-vault on macOS).
-            Secrets (API keys, the root key) are read from the environment or from files, never \
-            from the command line.
+            With WORKOS_API_KEY set, commands use the WorkOS API (or WORKOS_BASE_URL, such as a \
+            `vault serve`). With no WorkOS variable set they use the embedded store in $VAULT_HOME, \
+            else $XDG_DATA_HOME/workos-vault or ~/.local/share/workos-vault \
+            (~/Library/Application Support/workos-vault on macOS); `vault serve` serves the same \
+            folder unless given --data-dir.
+            Secrets (API keys, the root key, values, plaintext) are read from the environment, \
+            standard input or files, never from the command line.
+            Exit codes: 0 ok, 1 usage, 2 not found or conflict, 3 authentication or authorization, \
+            4 decryption failure, 5 network or service failure.
             """,
         subcommands: [Encrypt.self, Decrypt.self, Rekey.self, KV.self, Keys.self, Serve.self, Bench.self]
     )

@@ -47,7 +47,7 @@ struct PythonInteropTests {
             defer { server.stop() }
 
             let outputPath = (directory as NSString).appendingPathComponent("interop.out")
-            FileManager.default.createFile(atPath: outputPath, contents: nil)
+            _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             process.arguments = ["python3", Self.script]

@@ -75,7 +75,7 @@ final class VaultProcess: Sendable {
         let output = Pipe()
         process.standardOutput = output
         let standardErrorPath = (dataDirectory as NSString).appendingPathComponent("stderr.log")
-        FileManager.default.createFile(atPath: standardErrorPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: standardErrorPath, contents: nil)
         process.standardError = FileHandle(forWritingAtPath: standardErrorPath)
         try process.run()
 
@@ -162,8 +162,8 @@ final class VaultProcess: Sendable {
         return try await withTemporaryDirectory { directory in
             let outputPath = (directory as NSString).appendingPathComponent("stdout")
             let errorPath = (directory as NSString).appendingPathComponent("stderr")
-            FileManager.default.createFile(atPath: outputPath, contents: nil)
-            FileManager.default.createFile(atPath: errorPath, contents: nil)
+            _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
+            _ = FileManager.default.createFile(atPath: errorPath, contents: nil)
             let process = Process()
             process.executableURL = binary
             process.arguments = arguments

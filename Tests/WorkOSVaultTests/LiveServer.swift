@@ -101,7 +101,7 @@ enum PythonSDK {
         let stdin = Pipe()
         let stdout = Pipe()
         let stderr = FileManager.default.temporaryDirectory.appendingPathComponent("python-\(UUID().uuidString).log")
-        FileManager.default.createFile(atPath: stderr.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: stderr.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: stderr) }
         process.standardInput = stdin
         process.standardOutput = stdout
