@@ -99,7 +99,7 @@ public final class VaultRESTClient: Sendable {
                     ]
                 )
                 if (200..<300).contains(response.status) { return response }
-                guard RetryPolicy.retriedStatuses.contains(response.status), attempt < retry.maxRetries else {
+                guard Self.isRetriable(response), attempt < retry.maxRetries else {
                     throw Self.error(for: response, endpoint: endpoint, retry: retry)
                 }
                 try await Task.sleep(
@@ -125,6 +125,16 @@ public final class VaultRESTClient: Sendable {
             }
             attempt += 1
         }
+    }
+
+    /// 429 and 5xx as the policy says, and a 409 that only means "the first attempt of this very
+    /// call is still running" (it timed out here but not yet on the server): the retry will get
+    /// its answer once it is done.
+    static func isRetriable(_ response: HTTPResponse) -> Bool {
+        if RetryPolicy.retriedStatuses.contains(response.status) { return true }
+        guard response.status == 409 else { return false }
+        let body = try? VaultJSON.decoder().decode(ErrorBody.self, from: Data(response.body))
+        return body?.code == "idempotency_key_in_use"
     }
 
     private func url(for endpoint: Endpoint) -> String {

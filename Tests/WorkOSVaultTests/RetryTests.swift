@@ -163,6 +163,28 @@ struct RetryTests {
         #expect(third?.code == .invalidResponse)
     }
 
+    @Test func anIdempotencyKeyStillInUseIsRetriedButANameConflictIsNot() async throws {
+        let inUse = ScriptedHTTPServer.Behaviour.respond(
+            status: 409,
+            body: #"{"error":"still running","code":"idempotency_key_in_use"}"#
+        )
+        let server = try ScriptedHTTPServer(script: [inUse, .respond(status: 200, body: Self.dataKeyBody)])
+        defer { server.stop() }
+        _ = try await Self.vault(server).encrypt("x", context: ["org": "a"])
+        #expect(server.requests.count == 2)
+        #expect(Set(server.requests.compactMap { $0.headers["idempotency-key"] }).count == 1)
+
+        let conflict = try ScriptedHTTPServer(script: [
+            .respond(status: 409, body: #"{"error":"name taken","code":"conflict"}"#)
+        ])
+        defer { conflict.stop() }
+        let error = await #expect(throws: VaultError.self) {
+            _ = try await Self.vault(conflict).createObject(name: "n", value: "v", context: ["org": "a"])
+        }
+        #expect(error?.code == .conflict)
+        #expect(conflict.requests.count == 1)
+    }
+
     @Test func zeroRetriesMeansOneAttempt() async throws {
         let server = try ScriptedHTTPServer(script: [], fallback: .respond(status: 503))
         defer { server.stop() }
