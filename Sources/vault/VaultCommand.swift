@@ -29,10 +29,14 @@ struct VaultCommand: AsyncParsableCommand {
     static func main() async {
         // Swift concurrency runs on SwiftNIO's event loops: a request handled by `vault serve`
         // then stays on the thread that read it instead of hopping to another and back.
-        let installed = NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
-        if ProcessInfo.processInfo.environment["VAULT_DEBUG_EXECUTOR"] != nil {
-            FileHandle.standardError.write(Data("executor installed: \(installed)\n".utf8))
+        if let allowed = allowedCPUCount(), allowed < System.coreCount,
+            ProcessInfo.processInfo.environment["NIO_SINGLETON_GROUP_LOOP_COUNT"] == nil
+        {
+            // One event loop per CPU this process may run on (taskset, cpusets): more loops than
+            // CPUs only adds context switches and tail latency.
+            NIOSingletons.groupLoopCountSuggestion = allowed
         }
+        _ = NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {
@@ -48,4 +52,15 @@ struct VaultCommand: AsyncParsableCommand {
             exit(withError: error)
         }
     }
+}
+
+/// The number of CPUs in this process's affinity mask (`Cpus_allowed` in /proc/self/status on
+/// Linux), or nil where that cannot be read.
+private func allowedCPUCount() -> Int? {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+        let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Cpus_allowed:") })
+    else { return nil }
+    let mask = line.dropFirst("Cpus_allowed:".count).filter { $0.isHexDigit }
+    let count = mask.reduce(0) { $0 + (Int(String($1), radix: 16) ?? 0).nonzeroBitCount }
+    return count > 0 ? count : nil
 }
