@@ -307,7 +307,8 @@ extension Bench {
             let text = Bench.text(size: timing.size)
             let key = try DataKey.generate()
             var generator = SystemRandomNumberGenerator()
-            let encryptedKeys = KeysBlobPrefix.workOS + (0..<169).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            let encryptedKeys =
+                KeysBlobPrefix.workOS + (0..<169).map { _ in UInt8.random(in: 0...255, using: &generator) }
             let sample = try EnvelopeBlob.seal(text, with: key, encryptedKeys: encryptedKeys).base64EncodedString()
             guard try EnvelopeBlob(base64Encoded: sample).openString(with: key) == text else {
                 throw ValidationError("the blob opened to something else")
@@ -457,7 +458,8 @@ extension Bench {
             for result in await vault.decrypt(many: items, maxConcurrentRequests: concurrency) {
                 switch result {
                 case .success(let text) where text == expected: continue
-                case .success: throw failure(reporting: VaultError(.decryptionFailed, "a blob decrypted to something else"))
+                case .success:
+                    throw failure(reporting: VaultError(.decryptionFailed, "a blob decrypted to something else"))
                 case .failure(let error): throw failure(reporting: error)
                 }
             }

@@ -117,7 +117,8 @@ struct VaultCLITests {
         ["encrypt"], ["decrypt"], ["rekey"], ["kv", "create"], ["kv", "get"], ["kv", "update"], ["kv", "delete"],
         ["kv", "list"], ["kv", "describe"], ["kv", "versions"], ["keys", "data-key"], ["keys", "decrypt"],
         ["keys", "rekey"],
-        ["serve"],
+        ["serve"], ["bench", "e2e"], ["bench", "embedded"], ["bench", "string"], ["bench", "blobs"],
+        ["bench", "batch-decrypt"],
     ])
     func everyCommandHasHelpWithExamples(command: [String]) throws {
         let help = try vault(command + ["--help"])

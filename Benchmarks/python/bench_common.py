@@ -1,0 +1,53 @@
+"""Timing helpers shared by the scripts in this folder that Benchmarks/compare runs.
+
+They time the way `vault bench` does (and sdk_e2e.py, which predates this module): a sequential loop
+for a number of seconds after an unmeasured warm-up, the clock read between calls, CPU time from
+getrusage for the whole process, one line per measurement:
+
+    SOURCE NAME OPS_PER_SECOND CPU_MICROSECONDS_PER_OPERATION
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+import time
+from typing import Callable
+
+
+def cpu_microseconds() -> float:
+    """User plus system time of this process so far (every thread), in microseconds."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return (usage.ru_utime + usage.ru_stime) * 1e6
+
+
+def peak_rss_kib() -> int:
+    """The largest resident set of this process so far (ru_maxrss), in KiB."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak // 1024 if sys.platform == "darwin" else peak
+
+
+def text(size: int) -> str:
+    """ASCII text of exactly `size` bytes, the same text `vault bench` uses."""
+    return ("4242 4242 4242 4242 " * (size // 20 + 1))[:size]
+
+
+def call_repeatedly(operation: Callable[[], object], seconds: float) -> int:
+    """The calls completed in `seconds`."""
+    deadline = time.perf_counter() + seconds
+    completed = 0
+    while time.perf_counter() < deadline:
+        operation()
+        completed += 1
+    return completed
+
+
+def measure(source: str, name: str, operation: Callable[[], object], seconds: float, warmup: float) -> None:
+    """Warms up, times `operation` for `seconds` and prints its line."""
+    call_repeatedly(operation, warmup)
+    cpu_before = cpu_microseconds()
+    start = time.perf_counter()
+    operations = call_repeatedly(operation, seconds)
+    elapsed = time.perf_counter() - start
+    cpu = cpu_microseconds() - cpu_before
+    print(f"{source} {name} {operations / elapsed:.1f} {cpu / max(operations, 1):.1f}", flush=True)
