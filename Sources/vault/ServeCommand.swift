@@ -84,6 +84,9 @@ struct Serve: AsyncParsableCommand {
         // SIGTERM and SIGINT would never arrive and the server could not stop gracefully.
         await MainActor.run { Self.unblockShutdownSignals() }
         let level = logLevel
+        // Each log line's timestamp goes through localtime_r, which re-reads /etc/localtime on
+        // every call while TZ is unset; naming the same zone once makes glibc load it once.
+        if getenv("TZ") == nil { setenv("TZ", ":/etc/localtime", 0) }
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
