@@ -83,7 +83,7 @@ struct VaultRoutes {
             throw APIError.badRequest("the request body is empty: a JSON object is expected")
         }
         do {
-            return try VaultJSON.decoder().decode(T.self, from: Data(body.readableBytesView))
+            return try VaultJSON.sharedDecoder.decode(T.self, from: Data(body.readableBytesView))
         } catch let error as DecodingError {
             throw ErrorMapping.apiError(for: error)
         } catch let error as KeyContextError {

@@ -3,6 +3,12 @@ import Foundation
 /// The JSON coders for Vault bodies: ISO 8601 dates with milliseconds in UTC, as WorkOS sends them;
 /// decoding also accepts dates without fractional seconds.
 public enum VaultJSON {
+    /// One encoder for Vault bodies, shared: encoding is thread-safe, and making a coder per
+    /// request showed up in the server's profile. Do not change its settings; take ``encoder()``.
+    public static let sharedEncoder = encoder()
+    /// One decoder for Vault bodies, shared like ``sharedEncoder``.
+    public static let sharedDecoder = decoder()
+
     /// A new encoder for Vault bodies.
     public static func encoder() -> JSONEncoder {
         let encoder = JSONEncoder()

@@ -83,7 +83,8 @@ extension VaultRESTClient: VaultObjectService {
         let response = try await exchange(endpoint, body: nil as Empty?, logger: logger)
         // WorkOS answers 200 with a body; some servers answer 204 without one.
         if response.body.isEmpty { return DeleteObjectResponse(success: true, name: "") }
-        guard let decoded = try? VaultJSON.decoder().decode(DeleteObjectResponse.self, from: Data(response.body)) else {
+        guard let decoded = try? VaultJSON.sharedDecoder.decode(DeleteObjectResponse.self, from: Data(response.body))
+        else {
             throw VaultError(.invalidResponse, "the response to DELETE /vault/v1/kv/{id} is not the expected JSON")
         }
         return decoded

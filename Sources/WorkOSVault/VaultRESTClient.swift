@@ -36,7 +36,7 @@ public final class VaultRESTClient: Sendable {
     ) async throws -> Response {
         let response = try await exchange(endpoint, body: body, logger: logger)
         do {
-            return try VaultJSON.decoder().decode(Response.self, from: Data(response.body))
+            return try VaultJSON.sharedDecoder.decode(Response.self, from: Data(response.body))
         } catch {
             throw VaultError(
                 .invalidResponse,
@@ -60,7 +60,7 @@ public final class VaultRESTClient: Sendable {
         ]
         var bodyBytes: [UInt8]?
         if let body {
-            bodyBytes = Array(try VaultJSON.encoder().encode(body))
+            bodyBytes = Array(try VaultJSON.sharedEncoder.encode(body))
             headers.append(("Content-Type", "application/json"))
         }
         if endpoint.method == "POST" {
@@ -133,7 +133,7 @@ public final class VaultRESTClient: Sendable {
     static func isRetriable(_ response: HTTPResponse) -> Bool {
         if RetryPolicy.retriedStatuses.contains(response.status) { return true }
         guard response.status == 409 else { return false }
-        let body = try? VaultJSON.decoder().decode(ErrorBody.self, from: Data(response.body))
+        let body = try? VaultJSON.sharedDecoder.decode(ErrorBody.self, from: Data(response.body))
         return body?.code == "idempotency_key_in_use"
     }
 
@@ -166,7 +166,7 @@ public final class VaultRESTClient: Sendable {
     }
 
     static func error(for response: HTTPResponse, endpoint: Endpoint, retry: RetryPolicy) -> VaultError {
-        let body = try? VaultJSON.decoder().decode(ErrorBody.self, from: Data(response.body))
+        let body = try? VaultJSON.sharedDecoder.decode(ErrorBody.self, from: Data(response.body))
         let requestID = response.header("x-request-id")
         let message = "\(endpoint.method) \(endpoint.template): \(body?.text ?? "HTTP \(response.status)")"
         let code: VaultError.Code
