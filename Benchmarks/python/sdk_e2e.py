@@ -19,37 +19,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import sys
-import time
-from typing import Callable
 
+from bench_common import measure, text
 from workos import WorkOSClient
-
-
-def cpu_microseconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return (usage.ru_utime + usage.ru_stime) * 1e6
-
-
-def call_repeatedly(operation: Callable[[], None], seconds: float) -> int:
-    """The calls completed; the clock is read between calls, as `vault bench e2e` does."""
-    deadline = time.perf_counter() + seconds
-    completed = 0
-    while time.perf_counter() < deadline:
-        operation()
-        completed += 1
-    return completed
-
-
-def measure(name: str, operation: Callable[[], None], seconds: float, warmup: float) -> None:
-    call_repeatedly(operation, warmup)
-    cpu_before = cpu_microseconds()
-    start = time.perf_counter()
-    operations = call_repeatedly(operation, seconds)
-    elapsed = time.perf_counter() - start
-    cpu = cpu_microseconds() - cpu_before
-    print(f"e2e {name} {operations / elapsed:.1f} {cpu / max(operations, 1):.1f}", flush=True)
 
 
 def main() -> int:
@@ -70,7 +43,7 @@ def main() -> int:
     client = WorkOSClient(
         api_key=api_key, client_id="client_test", base_url=base_url, request_timeout=10, max_retries=0
     )
-    plaintext = ("4242 4242 4242 4242 " * (arguments.size // 20 + 1))[: arguments.size]
+    plaintext = text(arguments.size)
     context = {"organization_id": "org_bench"}
     suffix = f"-{arguments.size}b"
 
@@ -83,8 +56,8 @@ def main() -> int:
         if client.vault.decrypt(encrypted_data=blob) != plaintext:
             raise AssertionError("the blob decrypted to something else")
 
-    measure("encrypt" + suffix, encrypt, arguments.seconds, arguments.warmup)
-    measure("decrypt" + suffix, decrypt, arguments.seconds, arguments.warmup)
+    measure("e2e", "encrypt" + suffix, encrypt, arguments.seconds, arguments.warmup)
+    measure("e2e", "decrypt" + suffix, decrypt, arguments.seconds, arguments.warmup)
     return 0
 
 
