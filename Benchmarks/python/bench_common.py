@@ -51,3 +51,19 @@ def measure(source: str, name: str, operation: Callable[[], object], seconds: fl
     elapsed = time.perf_counter() - start
     cpu = cpu_microseconds() - cpu_before
     print(f"{source} {name} {operations / elapsed:.1f} {cpu / max(operations, 1):.1f}", flush=True)
+
+
+def sdk_client_from_environment():
+    """The official SDK's client for the server in WORKOS_BASE_URL, or None (with a message) when
+    WORKOS_API_KEY or WORKOS_BASE_URL is missing. Retries off and a 10 s timeout, as in `vault bench`:
+    a failing server stops the run instead of slowing it down."""
+    import os
+
+    from workos import WorkOSClient
+
+    api_key = os.environ.get("WORKOS_API_KEY")
+    base_url = os.environ.get("WORKOS_BASE_URL")
+    if not api_key or not base_url:
+        print("set WORKOS_API_KEY and WORKOS_BASE_URL to the server to measure", file=sys.stderr)
+        return None
+    return WorkOSClient(api_key=api_key, client_id="client_test", base_url=base_url, request_timeout=10, max_retries=0)

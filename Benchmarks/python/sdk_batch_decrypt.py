@@ -21,12 +21,10 @@ Example: WORKOS_API_KEY=sk_test_x WORKOS_BASE_URL=http://127.0.0.1:8080 \\
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 
-from bench_common import cpu_microseconds, peak_rss_kib, text
-from workos import WorkOSClient
+from bench_common import cpu_microseconds, peak_rss_kib, sdk_client_from_environment, text
 
 
 def main() -> int:
@@ -36,10 +34,8 @@ def main() -> int:
     parser.add_argument("--warmup-count", type=int, default=100, help="blobs decrypted once before timing")
     arguments = parser.parse_args()
 
-    api_key = os.environ.get("WORKOS_API_KEY")
-    base_url = os.environ.get("WORKOS_BASE_URL")
-    if not api_key or not base_url:
-        print("set WORKOS_API_KEY and WORKOS_BASE_URL to the server to measure", file=sys.stderr)
+    client = sdk_client_from_environment()
+    if client is None:
         return 1
     with open(arguments.blobs, encoding="ascii") as file:
         blobs = [line.strip() for line in file if line.strip()]
@@ -47,10 +43,6 @@ def main() -> int:
         print(f"{arguments.blobs} holds no blobs", file=sys.stderr)
         return 1
 
-    # Retries off and a 10 s timeout, as in sdk_e2e.py and `vault bench`.
-    client = WorkOSClient(
-        api_key=api_key, client_id="client_test", base_url=base_url, request_timeout=10, max_retries=0
-    )
     expected = text(arguments.size)
 
     def decrypt_all(items: list[str]) -> None:

@@ -18,11 +18,9 @@ Example: WORKOS_API_KEY=sk_test_x WORKOS_BASE_URL=http://127.0.0.1:8080 python3 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
-from bench_common import measure, text
-from workos import WorkOSClient
+from bench_common import measure, sdk_client_from_environment, text
 
 
 def main() -> int:
@@ -32,17 +30,10 @@ def main() -> int:
     parser.add_argument("--size", type=int, default=64, help="the plaintext size in bytes (ASCII text)")
     arguments = parser.parse_args()
 
-    api_key = os.environ.get("WORKOS_API_KEY")
-    base_url = os.environ.get("WORKOS_BASE_URL")
-    if not api_key or not base_url:
-        print("set WORKOS_API_KEY and WORKOS_BASE_URL to the server to measure", file=sys.stderr)
+    client = sdk_client_from_environment()
+    if client is None:
         return 1
 
-    # Retries off and a 10 s timeout, as in `vault bench e2e`: a failing server stops the run instead
-    # of slowing it down.
-    client = WorkOSClient(
-        api_key=api_key, client_id="client_test", base_url=base_url, request_timeout=10, max_retries=0
-    )
     plaintext = text(arguments.size)
     context = {"organization_id": "org_bench"}
     suffix = f"-{arguments.size}b"

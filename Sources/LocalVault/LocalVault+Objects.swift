@@ -296,7 +296,11 @@ extension LocalVault {
 
     // MARK: Helpers
 
-    static let versionConflict = LocalVaultError(.conflict, "version_check does not match the current version")
+    static let versionConflict = LocalVaultError(
+        .conflict,
+        "version_check does not match the current version",
+        rule: .versionCheck
+    )
 
     static func newID() throws -> String { try Identifier.randomString() }
 

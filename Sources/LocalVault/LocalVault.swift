@@ -1,7 +1,6 @@
 import EnvelopeCrypto
 import Foundation
 import GRDB
-import Logging
 import VaultAPI
 
 /// How to open a LocalVault.
@@ -69,11 +68,10 @@ public final class LocalVault: Sendable {
     let volatileIdempotency = VolatileIdempotency()
     private let keks: KEKRing
     private let customerKeys: [String: CustomerKeyMapping]
-    private let logger: Logger
 
     /// Opens (or creates) the vault in `configuration.dataDirectory`.
     /// - Throws: ``LocalVaultError`` if the folder, root key or store cannot be opened.
-    public init(configuration: LocalVaultConfiguration, logger: Logger = Logger(label: "LocalVault")) throws {
+    public init(configuration: LocalVaultConfiguration) throws {
         do {
             try FileManager.default.createDirectory(
                 atPath: configuration.dataDirectory,
@@ -96,7 +94,6 @@ public final class LocalVault: Sendable {
             configuration.customerKeys.map { ("\($0.contextKey)\u{0}\($0.contextValue)", $0) },
             uniquingKeysWith: { _, last in last }
         )
-        self.logger = logger
     }
 
     // MARK: Data keys

@@ -19,12 +19,23 @@ public struct LocalVaultError: Error, Hashable, Sendable, CustomStringConvertibl
         case internalError
     }
 
+    /// Which rule a 422 or 409 broke, where a caller acts on the difference.
+    public enum Rule: String, Hashable, Sendable {
+        case other
+        /// The key context breaks a Vault rule (422).
+        case keyContext
+        /// `version_check` does not name the current version (409).
+        case versionCheck
+    }
+
     public let kind: Kind
     public let message: String
+    public let rule: Rule
 
-    public init(_ kind: Kind, _ message: String) {
+    public init(_ kind: Kind, _ message: String, rule: Rule = .other) {
         self.kind = kind
         self.message = message
+        self.rule = rule
     }
 
     /// The HTTP status of this error.
@@ -53,7 +64,9 @@ public struct LocalVaultError: Error, Hashable, Sendable, CustomStringConvertibl
 
     public var description: String { "LocalVaultError.\(kind.rawValue): \(message)" }
 
-    static func invalidKeyContext(_ error: KeyContextError) -> Self { Self(.unprocessable, error.description) }
+    static func invalidKeyContext(_ error: KeyContextError) -> Self {
+        Self(.unprocessable, error.description, rule: .keyContext)
+    }
     static let objectNotFound = Self(.notFound, "object not found")
     static let foreignKeys = Self(
         .invalidRequest,

@@ -103,8 +103,7 @@ public enum VaultServer {
             configuration: LocalVaultConfiguration(
                 dataDirectory: configuration.dataDirectory,
                 customerKeys: configuration.customerKeys
-            ),
-            logger: logger
+            )
         )
         let application = makeApplication(
             vault: vault,

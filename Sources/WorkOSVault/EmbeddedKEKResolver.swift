@@ -49,9 +49,9 @@ extension VaultError {
         let code: Code
         switch error.kind {
         case .invalidRequest: code = .badRequest
-        case .unprocessable: code = error.message.hasPrefix("invalid key context") ? .invalidKeyContext : .badRequest
+        case .unprocessable: code = error.rule == .keyContext ? .invalidKeyContext : .badRequest
         case .notFound: code = .notFound
-        case .conflict: code = error.message.contains("version_check") ? .versionConflict : .conflict
+        case .conflict: code = error.rule == .versionCheck ? .versionConflict : .conflict
         case .insufficientPermissions: code = .authorization
         case .internalError: code = .serverError
         }

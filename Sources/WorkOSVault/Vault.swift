@@ -102,7 +102,7 @@ public final class Vault: Sendable {
     ///   wrong associated data or tampered blob).
     public func decrypt(_ blob: String, associatedData: String? = nil, layout: BlobLayout? = nil) async throws -> String
     {
-        let parsed = try parse { try EnvelopeBlob(base64Encoded: blob, layout: layout) }
+        let parsed = try crypto { try EnvelopeBlob(base64Encoded: blob, layout: layout) }
         let bytes = try await open(parsed, associatedData: associatedData.map { Array($0.utf8) })
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw VaultError(.decryptionFailed, "the decrypted data is not UTF-8 text; use decrypt(bytes:)")
@@ -142,14 +142,14 @@ public final class Vault: Sendable {
     ) async throws
         -> [UInt8]
     {
-        try await open(parse { try EnvelopeBlob(parsing: blob, layout: layout) }, associatedData: associatedData)
+        try await open(crypto { try EnvelopeBlob(parsing: blob, layout: layout) }, associatedData: associatedData)
     }
 
     /// Moves a blob to another key context by re-wrapping its data key: the ciphertext is not
     /// decrypted or re-encrypted, and the blob keeps its layout.
     public func rekey(_ blob: String, to context: KeyContext, layout: BlobLayout? = nil) async throws -> String {
         try validate(context)
-        let parsed = try parse { try EnvelopeBlob(base64Encoded: blob, layout: layout) }
+        let parsed = try crypto { try EnvelopeBlob(base64Encoded: blob, layout: layout) }
         let rekeyed = try await resolver.rekey(encryptedKeys: parsed.encryptedKeys, to: context, logger: logger)
         return try crypto { try parsed.replacingEncryptedKeys(rekeyed.encryptedKeys) }.base64EncodedString()
     }
@@ -158,8 +158,6 @@ public final class Vault: Sendable {
         let dataKey = try await resolver.dataKey(forEncryptedKeys: blob.encryptedKeys, logger: logger)
         return try crypto { try blob.open(with: dataKey.key, associatedData: associatedData) }
     }
-
-    private func parse(_ body: () throws -> EnvelopeBlob) throws -> EnvelopeBlob { try crypto(body) }
 
     private func crypto<Result>(_ body: () throws -> Result) throws -> Result {
         do {

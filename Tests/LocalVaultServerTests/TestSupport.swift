@@ -60,8 +60,7 @@ struct VaultHarness {
                 configuration: LocalVaultConfiguration(
                     dataDirectory: directory,
                     rootKey: .file((directory as NSString).appendingPathComponent("root.key"))
-                ),
-                logger: logger
+                )
             )
             let harness = VaultHarness(vault: vault, configuration: configuration)
             let application = Application(

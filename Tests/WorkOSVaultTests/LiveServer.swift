@@ -34,8 +34,7 @@ enum LiveServer {
             apiKeys: try APIKeyRing(entries: [APIKeyRing.Entry(apiKey, origin: "test")])
         )
         let engine = try LocalVault(
-            configuration: LocalVaultConfiguration(dataDirectory: directory),
-            logger: serverLogger
+            configuration: LocalVaultConfiguration(dataDirectory: directory)
         )
         let application = Application(
             router: VaultServer.makeRouter(vault: engine, configuration: configuration),
