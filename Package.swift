@@ -131,3 +131,9 @@ let package = Package(
         ),
     ]
 )
+
+// Async functions that are not isolated run on their caller's executor (SE-0461) instead of hopping
+// to the global one at every call.
+for target in package.targets where target.type != .system && target.name != "LocalVaultServer" {
+    target.swiftSettings = (target.swiftSettings ?? []) + [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]
+}

@@ -42,7 +42,14 @@ final class GCMContext: @unchecked Sendable {
         precondition(ciphertext.count == plaintext.count && tag.count == Self.tagCount)
         try start(iv: iv, associatedData: associatedData, encrypting: true)
         try update(input: plaintext, output: ciphertext)
-        guard finish(output: ciphertext),
+        try finishSealing(tag: tag)
+    }
+
+    /// Ends a message begun with ``start(iv:associatedData:encrypting:)`` and fed through
+    /// ``update(input:output:)``, and writes its 16-byte tag.
+    func finishSealing(tag: UnsafeMutableRawBufferPointer) throws(EnvelopeCryptoError) {
+        precondition(tag.count == Self.tagCount)
+        guard finalize(),
             EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_GCM_GET_TAG, Int32(Self.tagCount), tag.baseAddress) == 1
         else {
             ERR_clear_error()
@@ -67,7 +74,7 @@ final class GCMContext: @unchecked Sendable {
             // SET_TAG only reads the buffer; the C signature just lacks `const`.
             let expectedTag = UnsafeMutableRawPointer(mutating: tag.baseAddress)
             guard EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_GCM_SET_TAG, Int32(Self.tagCount), expectedTag) == 1,
-                finish(output: plaintext)
+                finalize()
             else { throw EnvelopeCryptoError.authenticationFailed }
         } catch {
             if let base = plaintext.baseAddress { OPENSSL_cleanse(base, plaintext.count) }
@@ -76,20 +83,15 @@ final class GCMContext: @unchecked Sendable {
         }
     }
 
-    /// `EVP_CipherFinal_ex` writes nothing for GCM, but it needs a valid pointer even when the
-    /// message is empty (an empty array may have no storage).
-    private func finish(output: UnsafeMutableRawBufferPointer) -> Bool {
-        var written: Int32 = 0
+    /// `EVP_CipherFinal_ex` writes nothing for GCM, but it needs a valid output pointer.
+    private func finalize() -> Bool {
         var scratch: UInt8 = 0
-        guard let base = output.baseAddress else { return EVP_CipherFinal_ex(context, &scratch, &written) == 1 }
-        return EVP_CipherFinal_ex(
-            context,
-            base.advanced(by: output.count).assumingMemoryBound(to: UInt8.self),
-            &written
-        ) == 1
+        var written: Int32 = 0
+        return EVP_CipherFinal_ex(context, &scratch, &written) == 1
     }
 
-    private func start(
+    /// Begins a message: sets the IV and direction and feeds the associated data.
+    func start(
         iv: UnsafeRawBufferPointer,
         associatedData: UnsafeRawBufferPointer,
         encrypting: Bool
@@ -112,8 +114,9 @@ final class GCMContext: @unchecked Sendable {
         }
     }
 
+    /// Encrypts or decrypts the next part of a message (`output` nil: associated data).
     /// `EVP_CipherUpdate` takes an `int` length: feed large inputs in 1 GiB steps.
-    private func update(
+    func update(
         input: UnsafeRawBufferPointer,
         output: UnsafeMutableRawBufferPointer?
     ) throws(EnvelopeCryptoError) {

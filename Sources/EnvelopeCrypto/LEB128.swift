@@ -38,6 +38,14 @@ package enum LEB128 {
         }
     }
 
+    /// Appends the minimal encoding of `value` to `bytes`.
+    package static func append(_ value: UInt32, to bytes: inout [UInt8]) {
+        withUnsafeTemporaryAllocation(byteCount: maxByteCount, alignment: 1) { buffer in
+            let count = write(value, to: buffer.baseAddress!)
+            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[..<count]))
+        }
+    }
+
     /// Decodes a value starting at `offset`, or returns `nil` if the bytes run out or the encoding
     /// is overlong, overflowing or non-minimal.
     package static func decode(_ bytes: UnsafeRawBufferPointer, at offset: Int) -> (value: UInt32, byteCount: Int)? {

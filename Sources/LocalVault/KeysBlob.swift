@@ -32,23 +32,37 @@ struct KeysBlob: Sendable, Hashable {
 
     /// The associated data of one entry.
     static func associatedData(dataKeyID: UUID, kind: EntryKind, kekID: String) -> [UInt8] {
-        header(dataKeyID: dataKeyID) + [kind.rawValue] + Array(kekID.utf8)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(headerCount + 1 + kekID.utf8.count)
+        appendHeader(dataKeyID: dataKeyID, to: &bytes)
+        bytes.append(kind.rawValue)
+        bytes.append(contentsOf: kekID.utf8)
+        return bytes
     }
 
-    private static func header(dataKeyID: UUID) -> [UInt8] {
-        KeysBlobPrefix.localVault + [version] + withUnsafeBytes(of: dataKeyID.uuid) { Array($0) }
+    private static let headerCount = KeysBlobPrefix.localVault.count + 1 + 16
+
+    private static func appendHeader(dataKeyID: UUID, to bytes: inout [UInt8]) {
+        bytes.append(contentsOf: KeysBlobPrefix.localVault)
+        bytes.append(version)
+        withUnsafeBytes(of: dataKeyID.uuid) { bytes.append(contentsOf: $0) }
     }
 
     func encoded() -> [UInt8] {
-        var bytes = Self.header(dataKeyID: dataKeyID)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(
+            entries.reduce(Self.headerCount + 1) {
+                $0 + 1 + 2 * LEB128.maxByteCount + $1.kekID.utf8.count + $1.wrappedKey.count
+            }
+        )
+        Self.appendHeader(dataKeyID: dataKeyID, to: &bytes)
         bytes.append(UInt8(entries.count))
         for entry in entries {
-            let id = Array(entry.kekID.utf8)
             bytes.append(entry.kind.rawValue)
-            bytes += LEB128.encode(UInt32(id.count))
-            bytes += id
-            bytes += LEB128.encode(UInt32(entry.wrappedKey.count))
-            bytes += entry.wrappedKey
+            LEB128.append(UInt32(entry.kekID.utf8.count), to: &bytes)
+            bytes.append(contentsOf: entry.kekID.utf8)
+            LEB128.append(UInt32(entry.wrappedKey.count), to: &bytes)
+            bytes.append(contentsOf: entry.wrappedKey)
         }
         return bytes
     }
@@ -56,7 +70,7 @@ struct KeysBlob: Sendable, Hashable {
     /// Parses a blob; `nil` if it is not a well-formed LocalVault keys blob.
     init?(parsing bytes: [UInt8]) {
         let prefix = KeysBlobPrefix.localVault
-        let headerCount = prefix.count + 1 + 16
+        let headerCount = Self.headerCount
         guard bytes.count > headerCount, bytes.starts(with: prefix), bytes[prefix.count] == Self.version else {
             return nil
         }

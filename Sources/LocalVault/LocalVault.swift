@@ -112,7 +112,7 @@ public final class LocalVault: Sendable {
     public func decryptDataKey(encryptedKeys: [UInt8], environmentID: String) async throws -> (id: String, key: DataKey)
     {
         guard let blob = KeysBlob(parsing: encryptedKeys) else { throw LocalVaultError.foreignKeys }
-        return (blob.dataKeyID.uuidString.lowercased(), try await unwrap(blob, environmentID: environmentID))
+        return (blob.dataKeyID.lowercasedString, try await unwrap(blob, environmentID: environmentID))
     }
 
     /// Re-wraps the data key of `encryptedKeys` under `context`; the key and its id are unchanged
@@ -140,8 +140,9 @@ public final class LocalVault: Sendable {
         environmentID: String
     ) async throws -> IssuedDataKey {
         var entries: [KeysBlob.Entry] = []
+        entries.reserveCapacity(context.pairs.count)
         for (contextKey, contextValue) in context.sortedPairs {
-            if let customer = customerKeys["\(contextKey)\u{0}\(contextValue)"] {
+            if let customer = customerKey(contextKey: contextKey, contextValue: contextValue) {
                 let associatedData = KeysBlob.associatedData(dataKeyID: id, kind: .customer, kekID: customer.keyID)
                 let wrapped = try await customer.provider.wrap(key, associatedData: associatedData)
                 entries.append(KeysBlob.Entry(kind: .customer, kekID: customer.keyID, wrappedKey: wrapped))
@@ -158,7 +159,11 @@ public final class LocalVault: Sendable {
             }
         }
         let blob = KeysBlob(dataKeyID: id, entries: entries)
-        return IssuedDataKey(id: id.uuidString.lowercased(), key: key, encryptedKeys: blob.encoded(), context: context)
+        return IssuedDataKey(id: id.lowercasedString, key: key, encryptedKeys: blob.encoded(), context: context)
+    }
+
+    private func customerKey(contextKey: String, contextValue: String) -> CustomerKeyMapping? {
+        customerKeys.isEmpty ? nil : customerKeys["\(contextKey)\u{0}\(contextValue)"]
     }
 
     /// Unwraps with the first entry that opens. When the blob holds a customer-key entry only

@@ -33,19 +33,35 @@ public struct KeyContext: Sendable, Hashable, Codable, ExpressibleByDictionaryLi
     }
 
     /// The pairs sorted by key, so that every use of a context sees its KEKs in the same order.
-    public var sortedPairs: [(key: String, value: String)] { pairs.sorted { $0.key < $1.key } }
+    public var sortedPairs: [(key: String, value: String)] {
+        if pairs.count == 1, let only = pairs.first { return [only] }
+        return pairs.sorted { $0.key < $1.key }
+    }
 
     /// Checks the Vault rules.
     /// - Throws: ``KeyContextError`` naming the first rule broken (in key order).
     public func validate() throws(KeyContextError) {
         guard !pairs.isEmpty else { throw .empty }
         guard pairs.count <= Self.maxPairs else { throw .tooManyPairs(pairs.count) }
-        for (key, value) in sortedPairs {
-            guard !key.isEmpty, key.count <= Self.maxKeyLength else { throw .keyLength(key: String(key.prefix(40))) }
-            guard !value.isEmpty, value.count <= Self.maxValueLength else {
-                throw .valueLength(key: String(key.prefix(40)))
+        // Every encrypt validates: check unsorted, and sort only to name the first bad pair.
+        if pairs.allSatisfy({ Self.isValid($0.key, $0.value) }) { return }
+        for (key, value) in sortedPairs where !Self.isValid(key, value) {
+            guard Self.hasValidLength(key, max: Self.maxKeyLength) else {
+                throw .keyLength(key: String(key.prefix(40)))
             }
+            throw .valueLength(key: String(key.prefix(40)))
         }
+    }
+
+    private static func isValid(_ key: String, _ value: String) -> Bool {
+        hasValidLength(key, max: maxKeyLength) && hasValidLength(value, max: maxValueLength)
+    }
+
+    /// 1 to `max` characters. A character is at least one UTF-8 byte, so counting characters (which
+    /// walks grapheme clusters) is needed only when the UTF-8 form is longer than `max`.
+    private static func hasValidLength(_ text: String, max: Int) -> Bool {
+        let bytes = text.utf8.count
+        return bytes > 0 && (bytes <= max || text.count <= max)
     }
 
     public init(from decoder: any Decoder) throws {

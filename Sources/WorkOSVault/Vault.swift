@@ -87,13 +87,16 @@ public final class Vault: Sendable {
         associatedData: String? = nil,
         layout: BlobLayout? = nil
     ) async throws -> String {
-        try await encrypt(
-            bytes: Array(plaintext.utf8),
-            context: context,
-            associatedData: associatedData.map { Array($0.utf8) },
-            layout: layout
-        )
-        .base64EncodedString()
+        let dataKey = try await dataKeyForEncryption(context: context, plaintextCount: plaintext.utf8.count)
+        return try crypto {
+            try EnvelopeBlob.sealedBase64(
+                plaintext,
+                with: dataKey.key,
+                encryptedKeys: dataKey.encryptedKeys,
+                associatedData: associatedData,
+                layout: layout ?? defaultLayout
+            )
+        }
     }
 
     /// Decrypts a base64 blob written by this library or any official WorkOS SDK.
@@ -117,12 +120,7 @@ public final class Vault: Sendable {
         associatedData: [UInt8]? = nil,
         layout: BlobLayout? = nil
     ) async throws -> EnvelopeBlob {
-        try validate(context)
-        let dataKey = try await resolver.dataKeyForEncryption(
-            for: context,
-            plaintextCount: plaintext.count,
-            logger: logger
-        )
+        let dataKey = try await dataKeyForEncryption(context: context, plaintextCount: plaintext.count)
         return try crypto {
             try EnvelopeBlob.seal(
                 plaintext,
@@ -152,6 +150,11 @@ public final class Vault: Sendable {
         let parsed = try crypto { try EnvelopeBlob(base64Encoded: blob, layout: layout) }
         let rekeyed = try await resolver.rekey(encryptedKeys: parsed.encryptedKeys, to: context, logger: logger)
         return try crypto { try parsed.replacingEncryptedKeys(rekeyed.encryptedKeys) }.base64EncodedString()
+    }
+
+    private func dataKeyForEncryption(context: KeyContext, plaintextCount: Int) async throws -> ResolvedDataKey {
+        try validate(context)
+        return try await resolver.dataKeyForEncryption(for: context, plaintextCount: plaintextCount, logger: logger)
     }
 
     private func open(_ blob: EnvelopeBlob, associatedData: [UInt8]?) async throws -> [UInt8] {

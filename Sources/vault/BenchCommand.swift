@@ -285,12 +285,12 @@ extension Bench {
     struct StringSeal: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "string",
-            abstract: "Time EnvelopeBlob.seal(String) plus base64 with a known data key (local, no network).",
+            abstract: "Time EnvelopeBlob.sealedBase64(String) with a known data key (local, no network).",
             discussion: """
-                Each call seals ASCII text of --size bytes with EnvelopeBlob.seal(_:with:encryptedKeys:) \
-                under one known data key and a fresh random IV, with a 180-byte encrypted_keys (the \
-                shape of a WorkOS one), and encodes the blob as base64: what Vault.encrypt does once \
-                it has a data key. The result is opened and checked once before timing. Calls run in \
+                Each call seals ASCII text of --size bytes into base64 text with \
+                EnvelopeBlob.sealedBase64(_:with:encryptedKeys:) under one known data key and a fresh \
+                random IV, with a 180-byte encrypted_keys (the shape of a WorkOS one): what \
+                Vault.encrypt does once it has a data key. The result is opened and checked once before timing. Calls run in \
                 batches, the clock read between batches.
 
                 Prints on standard output:
@@ -309,12 +309,12 @@ extension Bench {
             var generator = SystemRandomNumberGenerator()
             let encryptedKeys =
                 KeysBlobPrefix.workOS + (0..<169).map { _ in UInt8.random(in: 0...255, using: &generator) }
-            let sample = try EnvelopeBlob.seal(text, with: key, encryptedKeys: encryptedKeys).base64EncodedString()
+            let sample = try EnvelopeBlob.sealedBase64(text, with: key, encryptedKeys: encryptedKeys)
             guard try EnvelopeBlob(base64Encoded: sample).openString(with: key) == text else {
                 throw ValidationError("the blob opened to something else")
             }
             let seal = {
-                blackHole(try EnvelopeBlob.seal(text, with: key, encryptedKeys: encryptedKeys).base64EncodedString())
+                blackHole(try EnvelopeBlob.sealedBase64(text, with: key, encryptedKeys: encryptedKeys))
             }
             _ = try Self.run(for: timing.warmup, seal)
             let cpuBefore = ProcessCPUTime.now()

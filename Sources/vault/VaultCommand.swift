@@ -27,18 +27,9 @@ struct VaultCommand: AsyncParsableCommand {
     /// documented codes hold: 0 ok, 1 usage, 2 not found or conflict, 3 authentication or
     /// authorization, 4 decryption failure, 5 network or service failure.
     static func main() async {
-        // Swift concurrency runs on SwiftNIO's event loops: a request handled by `vault serve`
-        // then stays on the thread that read it instead of hopping to another and back.
-        if let allowed = allowedCPUCount(), allowed < System.coreCount,
-            ProcessInfo.processInfo.environment["NIO_SINGLETON_GROUP_LOOP_COUNT"] == nil
-        {
-            // One event loop per CPU this process may run on (taskset, cpusets): more loops than
-            // CPUs only adds context switches and tail latency.
-            NIOSingletons.groupLoopCountSuggestion = allowed
-        }
-        _ = NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
         do {
             var command = try parseAsRoot()
+            if command is Serve { runConcurrencyOnEventLoops() }
             if var asyncCommand = command as? AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
@@ -52,6 +43,21 @@ struct VaultCommand: AsyncParsableCommand {
             exit(withError: error)
         }
     }
+}
+
+/// Makes SwiftNIO's event loops Swift concurrency's global executor, for `vault serve` only: a
+/// request then stays on the thread that read it instead of hopping to another and back. The
+/// other commands keep the default executor, as an application using the library does: on an
+/// event loop every call into a nonisolated async function is a trip through the loop's queue.
+private func runConcurrencyOnEventLoops() {
+    if let allowed = allowedCPUCount(), allowed < System.coreCount,
+        ProcessInfo.processInfo.environment["NIO_SINGLETON_GROUP_LOOP_COUNT"] == nil
+    {
+        // One event loop per CPU this process may run on (taskset, cpusets): more loops than
+        // CPUs only adds context switches and tail latency.
+        NIOSingletons.groupLoopCountSuggestion = allowed
+    }
+    _ = NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
 }
 
 /// The number of CPUs in this process's affinity mask (`Cpus_allowed` in /proc/self/status on
