@@ -42,12 +42,24 @@ def call_repeatedly(operation: Callable[[], object], seconds: float) -> int:
     return completed
 
 
-def measure(source: str, name: str, operation: Callable[[], object], seconds: float, warmup: float) -> None:
-    """Warms up, times `operation` for `seconds` and prints its line."""
-    call_repeatedly(operation, warmup)
+def call_repeatedly_in_threads(operation: Callable[[], object], seconds: float, threads: int) -> int:
+    """The calls completed in `seconds` by `threads` threads each calling in a loop."""
+    if threads == 1:
+        return call_repeatedly(operation, seconds)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        return sum(pool.map(lambda _: call_repeatedly(operation, seconds), range(threads)))
+
+
+def measure(
+    source: str, name: str, operation: Callable[[], object], seconds: float, warmup: float, threads: int = 1
+) -> None:
+    """Warms up, times `operation` for `seconds` (in `threads` threads) and prints its line."""
+    call_repeatedly_in_threads(operation, warmup, threads)
     cpu_before = cpu_microseconds()
     start = time.perf_counter()
-    operations = call_repeatedly(operation, seconds)
+    operations = call_repeatedly_in_threads(operation, seconds, threads)
     elapsed = time.perf_counter() - start
     cpu = cpu_microseconds() - cpu_before
     print(f"{source} {name} {operations / elapsed:.1f} {cpu / max(operations, 1):.1f}", flush=True)
