@@ -12,19 +12,15 @@ extension EnvelopeBlob {
         associatedData: String? = nil,
         layout: BlobLayout = .a
     ) throws -> String {
-        var plaintext = plaintext
-        var associatedData = associatedData ?? ""
-        return try plaintext.withUTF8 { plaintext in
-            try associatedData.withUTF8 { associatedData in
-                try sealedBase64(
-                    UnsafeRawBufferPointer(plaintext),
-                    with: key,
-                    encryptedKeys: encryptedKeys,
-                    associatedData: UnsafeRawBufferPointer(associatedData),
-                    layout: layout,
-                    iv: nil
-                )
-            }
+        try withUTF8(of: plaintext, associatedData) { plaintext, associatedData in
+            try sealedBase64(
+                plaintext,
+                with: key,
+                encryptedKeys: encryptedKeys,
+                associatedData: associatedData,
+                layout: layout,
+                iv: nil
+            )
         }
     }
 

@@ -144,19 +144,29 @@ extension EnvelopeBlob {
         associatedData: String? = nil,
         layout: BlobLayout = .a
     ) throws -> EnvelopeBlob {
-        var plaintext = plaintext
+        try withUTF8(of: plaintext, associatedData) { plaintext, associatedData in
+            try seal(
+                plaintext,
+                with: key,
+                encryptedKeys: encryptedKeys,
+                associatedData: associatedData,
+                layout: layout,
+                iv: nil
+            )
+        }
+    }
+
+    /// Runs `body` with the UTF-8 bytes of `text` and of `associatedData` (none when `nil`),
+    /// without copying native strings.
+    static func withUTF8<Result>(
+        of text: String,
+        _ associatedData: String?,
+        _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Result
+    ) rethrows -> Result {
+        var text = text
         var associatedData = associatedData ?? ""
-        return try plaintext.withUTF8 { plaintext in
-            try associatedData.withUTF8 { associatedData in
-                try seal(
-                    UnsafeRawBufferPointer(plaintext),
-                    with: key,
-                    encryptedKeys: encryptedKeys,
-                    associatedData: UnsafeRawBufferPointer(associatedData),
-                    layout: layout,
-                    iv: nil
-                )
-            }
+        return try text.withUTF8 { text in
+            try associatedData.withUTF8 { try body(UnsafeRawBufferPointer(text), UnsafeRawBufferPointer($0)) }
         }
     }
 
