@@ -41,6 +41,29 @@ public enum Base64 {
         cbase64_encode(bytes.baseAddress, bytes.count, output)
     }
 
+    /// The encoding kernels: `encode` uses the fastest this CPU has.
+    enum Kernel: CaseIterable {
+        case scalar, avx2, avx512VBMI
+    }
+
+    /// Encodes with no kernel faster than `kernel`, so tests reach each one on a CPU that has a faster one;
+    /// nil when this CPU or build lacks `kernel`.
+    static func encode(_ bytes: UnsafeRawBufferPointer, kernel: Kernel) -> String? {
+        let count = encodedCount(bytes.count)
+        let code: cbase64_kernel =
+            switch kernel {
+            case .scalar: CBASE64_SCALAR
+            case .avx2: CBASE64_AVX2
+            case .avx512VBMI: CBASE64_AVX512VBMI
+            }
+        var available = true
+        let encoded = String(unsafeUninitializedCapacity: max(count, 1)) { output in
+            available = cbase64_encode_with(code, bytes.baseAddress, bytes.count, output.baseAddress!)
+            return available ? count : 0
+        }
+        return available ? encoded : nil
+    }
+
     /// Decodes raw ASCII.
     @usableFromInline
     static func decode(_ text: UnsafeRawBufferPointer) throws(EnvelopeCryptoError) -> [UInt8] {

@@ -28,6 +28,17 @@ import Testing
         }
     }
 
+    @Test(arguments: Base64.Kernel.allCases)
+    func everyKernelThisCPUHasMatchesFoundation(kernel: Base64.Kernel) throws {
+        // The public entry point uses only the fastest kernel; this reaches the others, scalar included.
+        guard Base64.encode(UnsafeRawBufferPointer(start: nil, count: 0), kernel: kernel) != nil else { return }
+        for count in Array(0...300) + [4095, 65_536, 1_048_577] {
+            let bytes = Self.randomBytes(count)
+            let encoded = bytes.withUnsafeBytes { Base64.encode($0, kernel: kernel) }
+            #expect(encoded == Data(bytes).base64EncodedString(), "\(kernel), \(count) bytes")
+        }
+    }
+
     @Test func encodeAndDecodeAtEveryAlignment() throws {
         // The kernels load and store unaligned: run them from every offset within a vector.
         let bytes = Self.randomBytes(600)
