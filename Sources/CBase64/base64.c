@@ -5,7 +5,6 @@
 #include "CBase64.h"
 
 #include <stdint.h>
-#include <string.h>
 
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
 #define CBASE64_X86 1
@@ -212,6 +211,8 @@ static void encode(cbase64_kernel fastest, const uint8_t *in, size_t length, uin
         out += consumed / 3 * 4;
         length -= consumed;
     }
+#else
+    (void)fastest;
 #endif
     encode_scalar(in, length, out);
 }

@@ -4,6 +4,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+// Nullability tells Swift which pointers are optional; other compilers only need the words gone.
+#if !defined(__clang__)
+#define _Nullable
+#define _Nonnull
+#endif
+
 /// Writes the standard base64 encoding (with padding) of `length` bytes at `input` to `output`, which has room
 /// for `(length + 2) / 3 * 4` bytes. `input` may be NULL when `length` is 0.
 void cbase64_encode(const void *_Nullable input, size_t length, void *_Nullable output);
