@@ -1,6 +1,6 @@
-// Strict standard base64 (RFC 4648 section 4): a portable scalar codec, and on x86-64 an AVX2 kernel for the
-// bulk of long inputs, chosen at run time. The scalar code also finishes what the kernel leaves (the tail and
-// the padded final quantum), so both paths share one definition of the format.
+// Strict standard base64 (RFC 4648 section 4): a portable scalar codec, and on x86-64 vector kernels for the bulk
+// of long inputs (encoding: AVX-512 VBMI, then AVX2; decoding: AVX2), chosen at run time. The scalar code finishes
+// what a kernel leaves (the tail and the padded final quantum), so all paths share one definition of the format.
 
 #include "CBase64.h"
 
@@ -11,6 +11,7 @@
 #include <immintrin.h>
 #endif
 
+// 65 with the string's NUL; the VBMI kernel loads the first 64 as its lookup table.
 static const uint8_t alphabet[65] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 // Characters outside the alphabet map to 0xFF, so OR-ing four lookups tests a whole quad at once.
