@@ -32,9 +32,13 @@ let package = Package(
             pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"]), .brew(["curl"])]
         ),
+        // Base64 with an AVX2 kernel picked at run time on x86-64, scalar elsewhere.
+        .target(
+            name: "CBase64"
+        ),
         .target(
             name: "EnvelopeCrypto",
-            dependencies: ["CLibcrypto"]
+            dependencies: ["CLibcrypto", "CBase64"]
         ),
         .target(
             name: "VaultAPI"
