@@ -42,3 +42,24 @@ struct RequestLoggingTests {
         }
     }
 }
+
+@Suite("Request log line")
+struct RequestLogLineTests {
+    @Test(
+        "method, route template, status and the duration in tenths of a millisecond",
+        arguments: [
+            (Duration.zero, "0.0ms"), (.nanoseconds(49_999), "0.0ms"), (.nanoseconds(50_000), "0.1ms"),
+            (.microseconds(340), "0.3ms"), (.microseconds(999), "1.0ms"), (.milliseconds(12), "12.0ms"),
+            (.nanoseconds(1_234_567_890), "1234.6ms"), (.seconds(61), "61000.0ms"),
+        ]
+    )
+    func format(elapsed: Duration, duration: String) {
+        let line = RequestLoggingMiddleware.line(
+            method: "POST",
+            route: "/vault/v1/keys/decrypt",
+            status: 200,
+            elapsed: elapsed
+        )
+        #expect(line == "POST /vault/v1/keys/decrypt 200 \(duration)")
+    }
+}
