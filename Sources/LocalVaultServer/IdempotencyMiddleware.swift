@@ -93,7 +93,9 @@ struct IdempotencyMiddleware: RouterMiddleware {
                 return response
             }
         } catch {
-            try? await finish(durable: durable) { try await $0.releaseIdempotencyKey(scope: scope, key: key, durable: $1) }
+            try? await finish(durable: durable) {
+                try await $0.releaseIdempotencyKey(scope: scope, key: key, durable: $1)
+            }
             throw error
         }
         // A server fault is not an answer worth replaying: the retry runs again.

@@ -1,4 +1,3 @@
-import Foundation
 import NIOCore
 import VaultAPI
 
@@ -49,9 +48,8 @@ enum KeyEndpointJSON {
     /// The pairs in the order `JSONEncoder` writes a dictionary's keys under `.sortedKeys`.
     private static func sortedPairs(_ context: KeyContext) -> [(key: String, value: String)] {
         guard context.pairs.count > 1 else { return context.pairs.map { ($0.key, $0.value) } }
-        return context.pairs.sorted {
-            $0.key.compare($1.key, options: [.numeric, .caseInsensitive, .forcedOrdering]) == .orderedAscending
-        }
+        // Byte-wise over UTF-8, as Foundation sorts on Linux (not `<`, which normalizes first).
+        return context.pairs.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
     }
 
     /// `string` as a JSON string, escaped as `JSONEncoder` does (RFC 8259): `"` and `\`, the

@@ -13,7 +13,9 @@ import Darwin
 /// time on every line, then writes through a locked, flushed `FILE`; this one formats metadata
 /// only when a line is written, the time once a second, and writes each line with one `write(2)`.
 public struct ServerLogHandler: LogHandler {
+    /// The lowest level written.
     public var logLevel: Logger.Level = .info
+    /// Metadata for every line of this handler; formatted only when a line is written.
     public var metadata: Logger.Metadata = [:]
     /// Where metadata for every line comes from, besides ``metadata``.
     public var metadataProvider: Logger.MetadataProvider?
@@ -52,11 +54,14 @@ public struct ServerLogHandler: LogHandler {
         self.output = output
     }
 
+    /// One item of ``metadata``.
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
 
+    /// Writes `TIMESTAMP LEVEL LABEL: KEY=VALUE... [SOURCE] MESSAGE`, metadata sorted by key,
+    /// exactly as `StreamLogHandler` does.
     public func log(event: LogEvent) {
         var effective = metadata
         if let provided = metadataProvider?.get(), !provided.isEmpty {

@@ -64,8 +64,10 @@ struct AuthenticationTests {
         let full = try APIKeyRing(entries: TestKeys.entries)
         let revoked = try APIKeyRing(entries: TestKeys.entries.filter { $0.text != TestKeys.primary })
         for _ in 0..<3 {
-            #expect(try AuthenticationMiddleware.authenticate(authorization: "Bearer \(TestKeys.primary)", keys: full).id
-                == full.key(forSecret: TestKeys.primary)?.id)
+            #expect(
+                try AuthenticationMiddleware.authenticate(authorization: "Bearer \(TestKeys.primary)", keys: full).id
+                    == full.key(forSecret: TestKeys.primary)?.id
+            )
             #expect(throws: APIError.unauthorized) {
                 try AuthenticationMiddleware.authenticate(authorization: "Bearer \(TestKeys.primary)", keys: revoked)
             }
