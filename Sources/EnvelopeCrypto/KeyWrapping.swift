@@ -62,21 +62,43 @@ extension DataKey {
 package enum SHA256 {
     /// The 32-byte digest of `bytes`.
     package static func hash(_ bytes: [UInt8]) -> [UInt8] {
-        var digest = [UInt8](repeating: 0, count: 32)
-        var length: UInt32 = 0
-        let ok = bytes.withUnsafeBytes { input in
-            digest.withUnsafeMutableBytes { output in
-                EVP_Digest(input.baseAddress, input.count, output.baseAddress, &length, EVP_sha256(), nil)
-            }
-        }
-        precondition(ok == 1 && length == 32, "EVP_Digest(SHA-256) failed")
-        return digest
+        bytes.withUnsafeBytes { hash($0) }
     }
+
+    /// The 32-byte digest of `bytes`.
+    package static func hash(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
+        [UInt8](unsafeUninitializedCapacity: 32) { digest, count in
+            var length: UInt32 = 0
+            let ok = EVP_Digest(bytes.baseAddress, bytes.count, digest.baseAddress, &length, algorithm, nil)
+            precondition(ok == 1 && length == 32, "EVP_Digest(SHA-256) failed")
+            count = 32
+        }
+    }
+
+    /// SHA-256 fetched from the default provider once: `EVP_sha256()` makes OpenSSL 3 look the
+    /// implementation up again on every digest, which cost more than hashing a short input.
+    /// Fetched methods are immutable and safe to share between threads; this one is never freed.
+    nonisolated(unsafe) private static let algorithm: OpaquePointer = {
+        guard let fetched = EVP_MD_fetch(nil, "SHA256", nil) else { return EVP_sha256() }
+        return fetched
+    }()
 
     /// The digest as lowercase hex.
     package static func hexDigest(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        return String(decoding: hash(bytes).flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 0x0F)]] }, as: UTF8.self)
+        bytes.withUnsafeBytes { hexDigest($0) }
+    }
+
+    /// The digest as lowercase hex.
+    package static func hexDigest(_ bytes: UnsafeRawBufferPointer) -> String {
+        let digest = hash(bytes)
+        return String(unsafeUninitializedCapacity: 64) { output in
+            let digits: StaticString = "0123456789abcdef"
+            for (index, byte) in digest.enumerated() {
+                output[2 * index] = digits.utf8Start[Int(byte >> 4)]
+                output[2 * index + 1] = digits.utf8Start[Int(byte & 0x0F)]
+            }
+            return 64
+        }
     }
 }
 

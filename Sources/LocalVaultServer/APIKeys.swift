@@ -126,7 +126,13 @@ public struct APIKeyRing: Sendable {
 
     /// The key whose secret is `secret`, if it is accepted.
     public func key(forSecret secret: some StringProtocol) -> APIKey? {
-        keysByDigest[SHA256.hexDigest(Array(secret.utf8))]
+        var secret = String(secret)
+        return secret.withUTF8 { key(forSecretUTF8: UnsafeRawBufferPointer($0)) }
+    }
+
+    /// The key whose secret has these UTF-8 bytes, if it is accepted.
+    func key(forSecretUTF8 secret: UnsafeRawBufferPointer) -> APIKey? {
+        keysByDigest[SHA256.hexDigest(secret)]
     }
 
     private static func isValidEnvironmentID(_ id: String) -> Bool {

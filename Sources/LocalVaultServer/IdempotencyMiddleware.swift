@@ -76,15 +76,12 @@ struct IdempotencyMiddleware: RouterMiddleware {
             // Stored as the client sees it, so that a replay is byte-identical.
             response = RequestLoggingMiddleware.response(for: error, logger: context.logger)
         }
-        let vault = vault
-        // Unstructured tasks do not inherit cancellation: a client that hung up must not leave
-        // the key claimed (409) for a day.
         do {
             let body = try await Self.collect(response.body)
             response.body = ResponseBody(byteBuffer: body)
             let status = response.status.code
             if status < 500 {
-                try await Task {
+                try await finish(durable: durable) { vault, durable in
                     try await vault.completeIdempotencyKey(
                         scope: scope,
                         key: key,
@@ -92,27 +89,47 @@ struct IdempotencyMiddleware: RouterMiddleware {
                         body: Array(buffer: body),
                         durable: durable
                     )
-                }.value
+                }
                 return response
             }
         } catch {
-            try? await Task { try await vault.releaseIdempotencyKey(scope: scope, key: key, durable: durable) }.value
+            try? await finish(durable: durable) {
+                try await $0.releaseIdempotencyKey(scope: scope, key: key, durable: $1)
+            }
             throw error
         }
         // A server fault is not an answer worth replaying: the retry runs again.
-        try await Task { try await vault.releaseIdempotencyKey(scope: scope, key: key, durable: durable) }.value
+        try await finish(durable: durable) { try await $0.releaseIdempotencyKey(scope: scope, key: key, durable: $1) }
         return response
+    }
+
+    /// Completes or releases a claim even if the request was cancelled. Durable records go
+    /// through an unstructured task, which does not inherit cancellation: a client that hung up
+    /// must not leave the key claimed (409) for a day. Volatile records are a lock and a
+    /// dictionary write that no cancellation can interrupt, so they skip the task and its two
+    /// thread hops (on the key endpoints' hot path).
+    private func finish(
+        durable: Bool,
+        _ operation: @escaping @Sendable (LocalVault, Bool) async throws -> Void
+    ) async throws {
+        guard durable else { return try await operation(vault, durable) }
+        let vault = vault
+        try await Task { try await operation(vault, durable) }.value
     }
 
     /// SHA-256 over the method, the raw path and the body, length-prefixed so that no two
     /// requests share an encoding.
     static func requestHash(method: String, path: String, body: ByteBuffer) -> String {
-        var bytes: [UInt8] = []
-        for part in [Array(method.utf8), Array(path.utf8), Array(buffer: body)] {
-            bytes += withUnsafeBytes(of: UInt64(part.count).bigEndian, Array.init)
-            bytes += part
+        var bytes = ByteBufferAllocator().buffer(
+            capacity: 24 + method.utf8.count + path.utf8.count + body.readableBytes
+        )
+        for part in [method, path] {
+            bytes.writeInteger(UInt64(part.utf8.count), endianness: .big)
+            bytes.writeString(part)
         }
-        return SHA256.hexDigest(bytes)
+        bytes.writeInteger(UInt64(body.readableBytes), endianness: .big)
+        bytes.writeImmutableBuffer(body)
+        return bytes.withUnsafeReadableBytes { SHA256.hexDigest($0) }
     }
 
     private static func collect(_ body: ResponseBody) async throws -> ByteBuffer {

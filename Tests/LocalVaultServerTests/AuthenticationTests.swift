@@ -40,6 +40,40 @@ struct AuthenticationTests {
         }
     }
 
+    @Test(
+        "the header parser: scheme in any case, spaces before the key, nothing else around it",
+        arguments: [
+            ("Bearer \(TestKeys.primary)", true), ("BEARER \(TestKeys.primary)", true),
+            ("bEaReR    \(TestKeys.primary)", true), ("Bearer \(TestKeys.staging)", true),
+            ("Bearer\t\(TestKeys.primary)", false), ("Bearer \(TestKeys.primary)\t", false),
+            ("Bearer \(TestKeys.primary) ", false), ("Bearerx \(TestKeys.primary)", false),
+            ("Bear \(TestKeys.primary)", false), (" Bearer \(TestKeys.primary)", false),
+            ("Bearer \u{A0}\(TestKeys.primary)", false), ("Bearer \(TestKeys.primary)\u{2028}", false),
+            ("Bearer \(TestKeys.primary.uppercased())", false), ("Bearer sk_test_primary_000\u{B9}", false),
+        ]
+    )
+    func headerParsing(authorization: String, accepted: Bool) throws {
+        let ring = try APIKeyRing(entries: TestKeys.entries)
+        let key = try? AuthenticationMiddleware.authenticate(authorization: authorization, keys: ring)
+        #expect((key != nil) == accepted)
+        if let key { #expect(ring.key(forSecret: authorization.split(separator: " ").last!) == key) }
+    }
+
+    @Test("a key accepted by one ring is refused by a ring without it (nothing is remembered)")
+    func noMemoryAcrossRings() throws {
+        let full = try APIKeyRing(entries: TestKeys.entries)
+        let revoked = try APIKeyRing(entries: TestKeys.entries.filter { $0.text != TestKeys.primary })
+        for _ in 0..<3 {
+            #expect(
+                try AuthenticationMiddleware.authenticate(authorization: "Bearer \(TestKeys.primary)", keys: full).id
+                    == full.key(forSecret: TestKeys.primary)?.id
+            )
+            #expect(throws: APIError.unauthorized) {
+                try AuthenticationMiddleware.authenticate(authorization: "Bearer \(TestKeys.primary)", keys: revoked)
+            }
+        }
+    }
+
     @Test("key entries: default and named environments, actor derived from the key")
     func entries() throws {
         let ring = try APIKeyRing(entries: APIKeyRing.entries(environmentValue: " sk_live_abcd , env_b:sk_test_wxyz,,"))

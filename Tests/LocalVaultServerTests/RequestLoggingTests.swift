@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import InMemoryLogging
 import Logging
+import Synchronization
 import Testing
 import VaultAPI
 
@@ -40,5 +41,75 @@ struct RequestLoggingTests {
         ] {
             #expect(!everything.contains(secret))
         }
+    }
+}
+
+@Suite("Request log line")
+struct RequestLogLineTests {
+    @Test(
+        "method, route template, status and the duration in tenths of a millisecond",
+        arguments: [
+            (Duration.zero, "0.0ms"), (.nanoseconds(49_999), "0.0ms"), (.nanoseconds(50_000), "0.1ms"),
+            (.microseconds(340), "0.3ms"), (.microseconds(999), "1.0ms"), (.milliseconds(12), "12.0ms"),
+            (.nanoseconds(1_234_567_890), "1234.6ms"), (.seconds(61), "61000.0ms"),
+        ]
+    )
+    func format(elapsed: Duration, duration: String) {
+        let line = RequestLoggingMiddleware.line(
+            method: "POST",
+            route: "/vault/v1/keys/decrypt",
+            status: 200,
+            elapsed: elapsed
+        )
+        #expect(line == "POST /vault/v1/keys/decrypt 200 \(duration)")
+    }
+}
+
+@Suite("vault serve's log handler")
+struct ServerLogHandlerTests {
+    /// Lines a `StreamLogHandler` writes.
+    final class Lines: TextOutputStream, Sendable {
+        let lines = Mutex<[String]>([])
+        func write(_ string: String) { lines.withLock { $0.append(string) } }
+    }
+
+    @Test("writes the lines StreamLogHandler writes, metadata from every source included")
+    func sameLinesAsStreamLogHandler() throws {
+        let stream = Lines()
+        let written = Lines()
+        let provider = Logger.MetadataProvider { ["provided": "p", "shared": "from provider"] }
+        var reference = Logger(label: "vault") {
+            StreamLogHandler(label: $0, stream: stream, metadataProvider: provider)
+        }
+        var fast = Logger(label: "vault") { label in
+            ServerLogHandler(label: label, metadataProvider: provider) { written.write($0) }
+        }
+        reference[metadataKey: "hb.request.id"] = .stringConvertible(RequestID())
+        fast[metadataKey: "hb.request.id"] = reference[metadataKey: "hb.request.id"]
+        for var logger in [reference, fast] {
+            logger.logLevel = .debug
+            logger.info("POST /vault/v1/keys/data-key 200 0.3ms")
+            logger.error("request failed", metadata: ["error": "VaultStoreError", "shared": "explicit"])
+            logger.debug("nested", metadata: ["list": ["a", "b"], "map": ["k": "v"]])
+            logger.trace("not written")
+        }
+        let expected = stream.lines.withLock { $0 }
+        let actual = written.lines.withLock { $0 }
+        #expect(expected.count == 3)
+        // The timestamp (first field) may differ if the second turned between the two loggers.
+        let strip = { (line: String) in line.drop { $0 != " " } }
+        #expect(actual.map(strip) == expected.map(strip))
+        for line in actual {
+            let timestamp = line.prefix { $0 != " " }
+            #expect(timestamp.count == 24 && timestamp.dropFirst(10).first == "T", "\(timestamp)")
+            #expect(line.hasSuffix("\n"))
+        }
+    }
+
+    @Test("the cached timestamp is the one strftime gives for the same second")
+    func timestamp() {
+        let now = time(nil)
+        let cached = LocalTimestamp.current()
+        #expect(cached == LocalTimestamp.format(now) || cached == LocalTimestamp.format(now + 1))
     }
 }
