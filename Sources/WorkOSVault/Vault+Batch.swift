@@ -1,4 +1,5 @@
 import EnvelopeCrypto
+import Synchronization
 import VaultAPI
 
 /// Batches: many blobs at once, with one key request per distinct data key, a bounded number of
@@ -116,26 +117,29 @@ extension Vault {
     }
 
     /// `transform` over `items` with at most `concurrency` running at once; results in input order.
+    /// A fixed set of worker tasks takes the next item from a shared cursor, rather than a child
+    /// task per item: no task is made per item and the group's owner is woken once per worker,
+    /// not once per item.
     static func boundedMap<Item: Sendable, Output: Sendable>(
         _ items: [Item],
         concurrency: Int,
         _ transform: @escaping @Sendable (Item) async -> Output
     ) async -> [Output] {
-        await withTaskGroup(of: (Int, Output).self) { group in
-            var outputs = [Output?](repeating: nil, count: items.count)
-            var next = 0
+        guard !items.isEmpty else { return [] }
+        let cursor = BatchCursor()
+        return await withTaskGroup(of: [(Int, Output)].self) { group in
             for _ in 0..<min(max(1, concurrency), items.count) {
-                let index = next
-                group.addTask { (index, await transform(items[index])) }
-                next += 1
-            }
-            for await (index, output) in group {
-                outputs[index] = output
-                if next < items.count {
-                    let index = next
-                    group.addTask { (index, await transform(items[index])) }
-                    next += 1
+                group.addTask {
+                    var done: [(Int, Output)] = []
+                    while case let index = cursor.take(), index < items.count {
+                        done.append((index, await transform(items[index])))
+                    }
+                    return done
                 }
+            }
+            var outputs = [Output?](repeating: nil, count: items.count)
+            for await done in group {
+                for (index, output) in done { outputs[index] = output }
             }
             return outputs.map { $0! }
         }
@@ -164,4 +168,12 @@ extension VaultError {
         default: self.init(.transport, "\(type(of: error))")
         }
     }
+}
+
+/// The next item a batch worker takes.
+final class BatchCursor: Sendable {
+    private let next = Atomic<Int>(0)
+
+    /// A new index at every call, from 0 up.
+    func take() -> Int { next.wrappingAdd(1, ordering: .relaxed).oldValue }
 }
