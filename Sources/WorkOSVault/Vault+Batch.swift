@@ -35,11 +35,13 @@ extension Vault {
     static let batchWindow = 1_024
 
     /// Decrypts many base64 blobs.
-    /// - Parameter maxConcurrentRequests: key requests in flight at once (default 16).
+    /// - Parameter maxConcurrentRequests: key requests in flight at once (default 32, the
+    ///   connections the transport opens per host: more would only queue in libcurl, and fewer
+    ///   leave a single-core server fewer requests per wake-up).
     /// - Returns: one result per item, in input order.
     public func decrypt(
         many items: [DecryptItem],
-        maxConcurrentRequests: Int = 16
+        maxConcurrentRequests: Int = 32
     ) async -> [Result<String, VaultError>] {
         var results: [Result<String, VaultError>] = []
         results.reserveCapacity(items.count)
@@ -54,7 +56,7 @@ extension Vault {
     public func decrypt(
         many blobs: [String],
         associatedData: String? = nil,
-        maxConcurrentRequests: Int = 16
+        maxConcurrentRequests: Int = 32
     ) async
         -> [Result<String, VaultError>]
     {
@@ -69,7 +71,7 @@ extension Vault {
     /// - Returns: one base64 blob or error per item, in input order.
     public func encrypt(
         many items: [EncryptItem],
-        maxConcurrentRequests: Int = 16
+        maxConcurrentRequests: Int = 32
     ) async -> [Result<String, VaultError>] {
         var results: [Result<String, VaultError>] = []
         results.reserveCapacity(items.count)
