@@ -32,7 +32,10 @@ public final class CurlTransport: Sendable {
         }
         let transfer = Transfer(request: request, maxResponseBytes: maxResponseBytes)
         return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { continuation in
+            // Unsafe rather than checked: the loop thread resumes each transfer exactly once
+            // (`Transfer.resume` clears the continuation), and the checked wrapper costs an
+            // allocation per request.
+            try await withUnsafeThrowingContinuation { continuation in
                 transfer.continuation = continuation
                 loop.submit(transfer)
             }
@@ -42,21 +45,23 @@ public final class CurlTransport: Sendable {
     }
 }
 
-/// One request in flight: its easy handle, the buffers libcurl writes into and the continuation
-/// to resume. Owned by the loop thread once submitted.
+/// One request in flight: the buffers libcurl writes into and the continuation to resume. Owned
+/// by the loop thread once submitted, apart from `cancelRequested`.
 final class Transfer: @unchecked Sendable {
     let request: HTTPRequest
     let maxResponseBytes: Int
-    var continuation: CheckedContinuation<HTTPResponse, any Error>?
-    var easy: UnsafeMutableRawPointer?
+    var continuation: UnsafeContinuation<HTTPResponse, any Error>?
+    var easy: EasyHandle?
     var headerList: UnsafeMutablePointer<curl_slist>?
     var responseBody: [UInt8] = []
-    var responseHeaders: [(name: String, value: String)] = []
+    /// The `Name: value\r\n` lines of the last response; parsed only when a header is asked for.
+    var headerBlock: [UInt8] = []
     var tooLarge = false
-    /// libcurl reads the body and writes the error text through raw pointers during the transfer,
-    /// so both live in allocations of their own that stay put until the transfer is freed.
+    /// Set by a cancellation that may come before the loop has seen the submission.
+    let cancelRequested = Atomic<Bool>(false)
+    /// libcurl reads the body through a raw pointer during the transfer, so it lives in an
+    /// allocation of its own that stays put until the transfer is freed.
     let body: UnsafeMutableRawBufferPointer
-    let errorBuffer: UnsafeMutablePointer<CChar>
 
     init(request: HTTPRequest, maxResponseBytes: Int) {
         self.request = request
@@ -64,13 +69,11 @@ final class Transfer: @unchecked Sendable {
         let bodyBytes = request.body ?? []
         body = .allocate(byteCount: max(1, bodyBytes.count), alignment: 1)
         body.copyBytes(from: bodyBytes)
-        errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
-        errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
     }
 
     deinit {
         body.deallocate()
-        errorBuffer.deallocate()
+        curl_slist_free_all(headerList)
     }
 
     func resume(with result: Result<HTTPResponse, any Error>) {
@@ -79,13 +82,52 @@ final class Transfer: @unchecked Sendable {
     }
 }
 
+/// A curl easy handle and its error buffer, kept between requests: `curl_easy_reset` clears every
+/// option (nothing of one request reaches the next) but keeps the allocations, which made up a
+/// tenth of the client's time when each request made and freed its own handle. Connections live
+/// in the multi handle's cache either way. Used on the loop thread only.
+final class EasyHandle {
+    let raw: UnsafeMutableRawPointer
+    let errorBuffer: UnsafeMutablePointer<CChar>
+
+    init?() {
+        guard let raw = curl_easy_init() else { return nil }
+        self.raw = raw
+        errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
+        errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
+    }
+
+    /// Back to libcurl's defaults, ready for another request.
+    func reset() {
+        curl_easy_reset(raw)
+        errorBuffer[0] = 0
+    }
+
+    deinit {
+        curl_easy_cleanup(raw)
+        errorBuffer.deallocate()
+    }
+}
+
 /// The thread that drives `curl_multi`.
 final class CurlLoop: Sendable {
     private struct Inbox {
         var submitted: [Transfer] = []
-        var cancelled: [ObjectIdentifier] = []
+        var cancelled: [Transfer] = []
         var stopping = false
+        /// The loop is in (or about to enter) `curl_multi_poll` and nobody has woken it yet. While
+        /// it is awake it sees the inbox before it sleeps, so a submission needs no wake-up call.
+        var sleeping = false
+
+        /// Whether the caller must wake the loop; at most one caller does per sleep.
+        mutating func takeWakeUp() -> Bool {
+            defer { sleeping = false }
+            return sleeping
+        }
     }
+
+    /// Idle handles kept for reuse, as many as connections the multi handle keeps.
+    private static let maxIdleHandles = 64
 
     private let inbox = Mutex(Inbox())
     nonisolated(unsafe) private let multi: UnsafeMutableRawPointer
@@ -100,7 +142,7 @@ final class CurlLoop: Sendable {
             _ = vault_curl_share_setopt_long(share, CURLSHOPT_SHARE, Int(CURL_LOCK_DATA_DNS.rawValue))
             _ = vault_curl_share_setopt_long(share, CURLSHOPT_SHARE, Int(CURL_LOCK_DATA_SSL_SESSION.rawValue))
         }
-        _ = vault_curl_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, 64)
+        _ = vault_curl_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, Self.maxIdleHandles)
         // Requests beyond this wait in libcurl's queue rather than opening ever more sockets to one
         // server (over HTTP/2 they share connections anyway).
         _ = vault_curl_multi_setopt_long(multi, CURLMOPT_MAX_HOST_CONNECTIONS, 32)
@@ -110,13 +152,20 @@ final class CurlLoop: Sendable {
     }
 
     func submit(_ transfer: Transfer) {
-        inbox.withLock { $0.submitted.append(transfer) }
-        curl_multi_wakeup(multi)
+        let wake = inbox.withLock { inbox in
+            inbox.submitted.append(transfer)
+            return inbox.takeWakeUp()
+        }
+        if wake { curl_multi_wakeup(multi) }
     }
 
     func cancel(_ transfer: Transfer) {
-        inbox.withLock { $0.cancelled.append(ObjectIdentifier(transfer)) }
-        curl_multi_wakeup(multi)
+        transfer.cancelRequested.store(true, ordering: .releasing)
+        let wake = inbox.withLock { inbox in
+            inbox.cancelled.append(transfer)
+            return inbox.takeWakeUp()
+        }
+        if wake { curl_multi_wakeup(multi) }
     }
 
     func stop() {
@@ -126,34 +175,48 @@ final class CurlLoop: Sendable {
 
     private func run() {
         var active: [ObjectIdentifier: Transfer] = [:]
+        var idle: [EasyHandle] = []
+        // Swapped with the inbox's arrays, so neither side allocates in the steady state.
+        var submitted: [Transfer] = []
+        var cancelled: [Transfer] = []
+        var finished: [(Transfer, Result<HTTPResponse, any Error>)] = []
         while true {
-            let (submitted, cancelled, stopping) = inbox.withLock { inbox in
-                defer {
-                    inbox.submitted.removeAll()
-                    inbox.cancelled.removeAll()
-                }
-                return (inbox.submitted, inbox.cancelled, inbox.stopping)
+            let stopping = inbox.withLock { inbox in
+                swap(&submitted, &inbox.submitted)
+                swap(&cancelled, &inbox.cancelled)
+                inbox.sleeping = false
+                return inbox.stopping
             }
             for transfer in submitted {
+                if transfer.cancelRequested.load(ordering: .acquiring) {
+                    finished.append((transfer, .failure(HTTPTransportError(.cancelled, "the request was cancelled"))))
+                    continue
+                }
                 do {
-                    try start(transfer)
+                    try start(transfer, idle: &idle)
                     active[ObjectIdentifier(transfer)] = transfer
                 } catch {
-                    finish(transfer, with: .failure(error))
+                    release(transfer, idle: &idle)
+                    finished.append((transfer, .failure(error)))
                 }
             }
-            // A cancellation can arrive before its submission was seen: check both orders.
-            for id in cancelled {
-                if let transfer = active.removeValue(forKey: id) {
-                    finish(transfer, with: .failure(HTTPTransportError(.cancelled, "the request was cancelled")))
-                } else if let early = submitted.first(where: { ObjectIdentifier($0) == id }) {
-                    finish(early, with: .failure(HTTPTransportError(.cancelled, "the request was cancelled")))
-                }
+            submitted.removeAll(keepingCapacity: true)
+            // A cancellation seen before its submission was handled above, through the flag.
+            for transfer in cancelled {
+                guard active.removeValue(forKey: ObjectIdentifier(transfer)) != nil else { continue }
+                release(transfer, idle: &idle)
+                finished.append((transfer, .failure(HTTPTransportError(.cancelled, "the request was cancelled"))))
             }
+            cancelled.removeAll(keepingCapacity: true)
             if stopping {
                 for transfer in active.values {
-                    finish(transfer, with: .failure(HTTPTransportError(.cancelled, "the transport was shut down")))
+                    release(transfer, idle: &idle)
+                    finished.append(
+                        (transfer, .failure(HTTPTransportError(.cancelled, "the transport was shut down")))
+                    )
                 }
+                resumeAll(&finished)
+                idle.removeAll()  // frees the handles before the share they were attached to
                 curl_multi_cleanup(multi)
                 if let share { curl_share_cleanup(share) }
                 return
@@ -163,18 +226,38 @@ final class CurlLoop: Sendable {
             var remaining: Int32 = 0
             while let message = curl_multi_info_read(multi, &remaining) {
                 guard message.pointee.msg == CURLMSG_DONE, let easy = message.pointee.easy_handle else { continue }
-                let code = message.pointee.data.result
-                guard let entry = active.first(where: { $0.value.easy == easy }) else { continue }
-                active.removeValue(forKey: entry.key)
-                finish(entry.value, with: result(of: entry.value, code: code))
+                var context: UnsafeMutableRawPointer?
+                guard vault_curl_easy_getinfo_pointer(easy, CURLINFO_PRIVATE, &context) == CURLE_OK, let context
+                else { continue }
+                let transfer = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue()
+                guard active.removeValue(forKey: ObjectIdentifier(transfer)) != nil else { continue }
+                let outcome = result(of: transfer, code: message.pointee.data.result)
+                release(transfer, idle: &idle)
+                finished.append((transfer, outcome))
             }
-            curl_multi_poll(multi, nil, 0, 1000, nil)
+            // Resumed together once libcurl's work for this turn is done, so that sending the
+            // requests already queued never waits behind the callers' work.
+            resumeAll(&finished)
+            let sleep = inbox.withLock { inbox in
+                guard inbox.submitted.isEmpty, inbox.cancelled.isEmpty, !inbox.stopping else { return false }
+                inbox.sleeping = true
+                return true
+            }
+            if sleep { curl_multi_poll(multi, nil, 0, 1000, nil) }
         }
     }
 
-    private func start(_ transfer: Transfer) throws {
-        guard let easy = curl_easy_init() else { throw HTTPTransportError(.other, "curl_easy_init failed") }
-        transfer.easy = easy
+    private func resumeAll(_ finished: inout [(Transfer, Result<HTTPResponse, any Error>)]) {
+        for (transfer, outcome) in finished { transfer.resume(with: outcome) }
+        finished.removeAll(keepingCapacity: true)
+    }
+
+    private func start(_ transfer: Transfer, idle: inout [EasyHandle]) throws {
+        guard let handle = idle.popLast() ?? EasyHandle() else {
+            throw HTTPTransportError(.other, "curl_easy_init failed")
+        }
+        transfer.easy = handle
+        let easy = handle.raw
         let request = transfer.request
         let context = Unmanaged.passUnretained(transfer).toOpaque()
         var ok = vault_curl_easy_setopt_string(easy, CURLOPT_URL, request.url) == CURLE_OK
@@ -192,19 +275,20 @@ final class CurlLoop: Sendable {
         ok = ok && vault_curl_easy_setopt_long(easy, CURLOPT_TCP_KEEPALIVE, 1) == CURLE_OK
         ok = ok && vault_curl_easy_setopt_string(easy, CURLOPT_CUSTOMREQUEST, request.method) == CURLE_OK
         ok = ok && vault_curl_easy_setopt_string(easy, CURLOPT_ACCEPT_ENCODING, "") == CURLE_OK
-        ok = ok && vault_curl_easy_setopt_pointer(easy, CURLOPT_ERRORBUFFER, transfer.errorBuffer) == CURLE_OK
+        ok = ok && vault_curl_easy_setopt_pointer(easy, CURLOPT_ERRORBUFFER, handle.errorBuffer) == CURLE_OK
+        ok = ok && vault_curl_easy_setopt_pointer(easy, CURLOPT_PRIVATE, context) == CURLE_OK
         if let share { ok = ok && vault_curl_easy_setopt_share(easy, share) == CURLE_OK }
         if request.method == "HEAD" { ok = ok && vault_curl_easy_setopt_long(easy, CURLOPT_NOBODY, 1) == CURLE_OK }
-        if request.body != nil {
+        if let body = request.body {
             // POSTFIELDS does not copy: the transfer keeps `body` alive until it finishes.
-            let count = curl_off_t(request.body?.count ?? 0)
+            let count = curl_off_t(body.count)
             ok = ok && vault_curl_easy_setopt_off_t(easy, CURLOPT_POSTFIELDSIZE_LARGE, count) == CURLE_OK
             ok = ok && vault_curl_easy_setopt_pointer(easy, CURLOPT_POSTFIELDS, transfer.body.baseAddress) == CURLE_OK
         }
         // Expect: 100-continue would add a round trip to every POST over a few KiB.
         var headers: UnsafeMutablePointer<curl_slist>? = curl_slist_append(nil, "Expect:")
         for (name, value) in request.headers {
-            headers = curl_slist_append(headers, "\(name): \(value)")
+            headers = curl_slist_append(headers, name + ": " + value)
         }
         transfer.headerList = headers
         ok = ok && vault_curl_easy_setopt_slist(easy, CURLOPT_HTTPHEADER, headers) == CURLE_OK
@@ -217,8 +301,20 @@ final class CurlLoop: Sendable {
         }
     }
 
+    /// Detaches the transfer's handle from the multi handle and keeps it for the next request.
+    private func release(_ transfer: Transfer, idle: inout [EasyHandle]) {
+        guard let handle = transfer.easy else { return }
+        transfer.easy = nil
+        curl_multi_remove_handle(multi, handle.raw)
+        handle.reset()
+        if idle.count < Self.maxIdleHandles { idle.append(handle) }
+        curl_slist_free_all(transfer.headerList)
+        transfer.headerList = nil
+    }
+
     private func result(of transfer: Transfer, code: CURLcode) -> Result<HTTPResponse, any Error> {
-        guard let easy = transfer.easy else { return .failure(HTTPTransportError(.other, "no handle")) }
+        guard let handle = transfer.easy else { return .failure(HTTPTransportError(.other, "no handle")) }
+        let easy = handle.raw
         guard code == CURLE_OK else {
             if transfer.tooLarge {
                 return .failure(
@@ -228,7 +324,7 @@ final class CurlLoop: Sendable {
                     )
                 )
             }
-            let detail = String(cString: transfer.errorBuffer)
+            let detail = String(cString: handle.errorBuffer)
             let message = detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
             return .failure(HTTPTransportError(Self.kind(of: code), message))
         }
@@ -241,23 +337,12 @@ final class CurlLoop: Sendable {
         return .success(
             HTTPResponse(
                 status: status,
-                headers: transfer.responseHeaders,
+                headerBlock: transfer.headerBlock,
                 body: transfer.responseBody,
                 newConnections: connects,
                 httpVersion: version == Int(CURL_HTTP_VERSION_2_0) ? "2" : "1.1"
             )
         )
-    }
-
-    private func finish(_ transfer: Transfer, with result: Result<HTTPResponse, any Error>) {
-        if let easy = transfer.easy {
-            curl_multi_remove_handle(multi, easy)
-            curl_easy_cleanup(easy)
-            transfer.easy = nil
-        }
-        curl_slist_free_all(transfer.headerList)
-        transfer.headerList = nil
-        transfer.resume(with: result)
     }
 
     private static func kind(of code: CURLcode) -> HTTPTransportError.Kind {
@@ -292,17 +377,16 @@ private let writeBody: vault_curl_data_callback = { data, size, count, context i
     return length
 }
 
+/// Keeps the header lines as bytes; strings are made only for the headers a caller asks for.
 private let writeHeader: vault_curl_data_callback = { data, size, count, context in
     let transfer = Unmanaged<Transfer>.fromOpaque(context!).takeUnretainedValue()
     let length = size * count
-    guard let data else { return length }
-    let line = String(decoding: UnsafeRawBufferPointer(start: data, count: length), as: UTF8.self)
-    if line.hasPrefix("HTTP/") {
-        transfer.responseHeaders.removeAll()  // a new response (after 100 Continue): start over
-    } else if let colon = line.firstIndex(of: ":") {
-        let name = line[..<colon].trimmingCharacters(in: .whitespaces).lowercased()
-        let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)
-        transfer.responseHeaders.append((name, value))
+    guard let data, length > 2 else { return length }  // the blank line that ends the block
+    let line = UnsafeRawBufferPointer(start: data, count: length)
+    if line.starts(with: "HTTP/".utf8) {
+        transfer.headerBlock.removeAll(keepingCapacity: true)  // a new response (after 100 Continue): start over
+    } else {
+        transfer.headerBlock.append(contentsOf: line)
     }
     return length
 }

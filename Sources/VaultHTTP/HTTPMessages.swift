@@ -31,12 +31,29 @@ public struct HTTPRequest: Sendable {
 public struct HTTPResponse: Sendable {
     public var status: Int
     /// Header names are lowercased.
-    public var headers: [(name: String, value: String)]
+    public var headers: [(name: String, value: String)] {
+        get {
+            switch headerStorage {
+            case .parsed(let headers): headers
+            case .raw(let block): ResponseHeaderBlock.parse(block)
+            }
+        }
+        set { headerStorage = .parsed(newValue) }
+    }
     public var body: [UInt8]
     /// How many new connections the exchange opened (0 when a kept-alive one was reused).
     public var newConnections: Int
     /// The HTTP version used (`1.1`, `2`).
     public var httpVersion: String
+
+    /// Responses from the transport keep their header lines as received and turn them into
+    /// strings only when asked: a client reads one or two headers of the many a server sends.
+    private enum HeaderStorage: Sendable {
+        case parsed([(name: String, value: String)])
+        case raw([UInt8])
+    }
+
+    private var headerStorage: HeaderStorage
 
     public init(
         status: Int,
@@ -46,7 +63,16 @@ public struct HTTPResponse: Sendable {
         httpVersion: String = "1.1"
     ) {
         self.status = status
-        self.headers = headers
+        self.headerStorage = .parsed(headers)
+        self.body = body
+        self.newConnections = newConnections
+        self.httpVersion = httpVersion
+    }
+
+    /// A response whose headers are the raw `Name: value\r\n` lines of a header block.
+    init(status: Int, headerBlock: [UInt8], body: [UInt8], newConnections: Int, httpVersion: String) {
+        self.status = status
+        self.headerStorage = .raw(headerBlock)
         self.body = body
         self.newConnections = newConnections
         self.httpVersion = httpVersion
@@ -54,8 +80,74 @@ public struct HTTPResponse: Sendable {
 
     /// The first value of a header, by case-insensitive name.
     public func header(_ name: String) -> String? {
-        let lowered = name.lowercased()
-        return headers.first { $0.name == lowered }?.value
+        switch headerStorage {
+        case .parsed(let headers):
+            let lowered = name.lowercased()
+            return headers.first { $0.name == lowered }?.value
+        case .raw(let block):
+            return ResponseHeaderBlock.value(of: name, in: block)
+        }
+    }
+}
+
+/// The header lines of one response, as libcurl hands them over: `Name: value\r\n` each, status
+/// line and final blank line left out.
+enum ResponseHeaderBlock {
+    /// Every header, names lowercased and values trimmed; lines without a colon are skipped.
+    static func parse(_ block: [UInt8]) -> [(name: String, value: String)] {
+        var headers: [(name: String, value: String)] = []
+        forEachLine(in: block) { line in
+            guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { return true }
+            let name = String(decoding: trimmed(line[..<colon]), as: UTF8.self).lowercased()
+            let value = String(decoding: trimmed(line[(colon + 1)...]), as: UTF8.self)
+            headers.append((name, value))
+            return true
+        }
+        return headers
+    }
+
+    /// The trimmed value of the first header called `name` (ASCII case-insensitive).
+    static func value(of name: String, in block: [UInt8]) -> String? {
+        var found: String?
+        let wanted = Array(name.utf8)
+        forEachLine(in: block) { line in
+            guard let colon = line.firstIndex(of: UInt8(ascii: ":")),
+                equalIgnoringASCIICase(trimmed(line[..<colon]), wanted)
+            else { return true }
+            found = String(decoding: trimmed(line[(colon + 1)...]), as: UTF8.self)
+            return false
+        }
+        return found
+    }
+
+    /// Calls `body` with each line, without its line ending, until it returns false.
+    private static func forEachLine(in block: [UInt8], _ body: (ArraySlice<UInt8>) -> Bool) {
+        var start = block.startIndex
+        while start < block.endIndex {
+            let end = block[start...].firstIndex(of: UInt8(ascii: "\n")) ?? block.endIndex
+            guard body(block[start..<end]) else { return }
+            start = end + 1
+        }
+    }
+
+    private static func trimmed(_ bytes: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
+        func isSpace(_ byte: UInt8) -> Bool {
+            byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") || byte == UInt8(ascii: "\r")
+                || byte == UInt8(ascii: "\n")
+        }
+        var slice = bytes
+        while let first = slice.first, isSpace(first) { slice.removeFirst() }
+        while let last = slice.last, isSpace(last) { slice.removeLast() }
+        return slice
+    }
+
+    private static func equalIgnoringASCIICase(_ bytes: ArraySlice<UInt8>, _ other: [UInt8]) -> Bool {
+        guard bytes.count == other.count else { return false }
+        return zip(bytes, other).allSatisfy { lowercased($0) == lowercased($1) }
+    }
+
+    private static func lowercased(_ byte: UInt8) -> UInt8 {
+        (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) ? byte | 0x20 : byte
     }
 }
 

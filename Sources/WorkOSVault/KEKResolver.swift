@@ -58,10 +58,12 @@ public struct RemoteKEKResolver: KEKResolver {
     }
 
     public func newDataKey(for context: KeyContext, logger: Logger?) async throws -> ResolvedDataKey {
+        // The hot calls skip Foundation's JSON coders (see KeyCallJSON).
         let response = try await client.send(
             .init(method: "POST", segments: ["keys", "data-key"], template: "/vault/v1/keys/data-key"),
-            body: CreateDataKeyRequest(context: context),
+            jsonBody: KeyCallJSON.createDataKeyBody(context),
             as: DataKeyResponse.self,
+            fastDecode: KeyCallJSON.dataKeyResponse,
             logger: logger
         )
         return try Self.resolved(id: response.id, dataKey: response.dataKey, encryptedKeys: response.encryptedKeys)
@@ -70,8 +72,9 @@ public struct RemoteKEKResolver: KEKResolver {
     public func dataKey(forEncryptedKeys encryptedKeys: [UInt8], logger: Logger?) async throws -> ResolvedDataKey {
         let response = try await client.send(
             .init(method: "POST", segments: ["keys", "decrypt"], template: "/vault/v1/keys/decrypt"),
-            body: DecryptDataKeyRequest(keys: Base64.encode(encryptedKeys)),
+            jsonBody: KeyCallJSON.decryptBody(keys: Base64.encode(encryptedKeys)),
             as: DecryptDataKeyResponse.self,
+            fastDecode: KeyCallJSON.decryptDataKeyResponse,
             logger: logger
         )
         let key = try Self.decodeKey(response.dataKey)

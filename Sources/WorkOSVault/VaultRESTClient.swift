@@ -18,6 +18,8 @@ public final class VaultRESTClient: Sendable {
     public let configuration: RemoteConfiguration
     private let transport: CurlTransport
     private let userAgent = "workos-vault-swift/0.1"
+    /// `Bearer <key>`, built once rather than per request.
+    private let authorization: String
 
     /// - Parameters:
     ///   - configuration: where the API is and how to authenticate.
@@ -25,6 +27,7 @@ public final class VaultRESTClient: Sendable {
     public init(configuration: RemoteConfiguration, transport: CurlTransport = CurlTransport()) {
         self.configuration = configuration
         self.transport = transport
+        authorization = "Bearer \(configuration.apiKey)"
     }
 
     /// Sends a request and decodes the JSON response.
@@ -34,7 +37,20 @@ public final class VaultRESTClient: Sendable {
         as type: Response.Type,
         logger: Logger?
     ) async throws -> Response {
-        let response = try await exchange(endpoint, body: body, logger: logger)
+        try await send(endpoint, jsonBody: try body.map(Self.encode), as: type, logger: logger)
+    }
+
+    /// Sends a request whose body is JSON already and decodes the response: with `fastDecode`
+    /// first when given, and with `JSONDecoder` when that returns nil.
+    func send<Response: Decodable & Sendable>(
+        _ endpoint: Endpoint,
+        jsonBody: [UInt8]?,
+        as type: Response.Type,
+        fastDecode: (([UInt8]) -> Response?)? = nil,
+        logger: Logger?
+    ) async throws -> Response {
+        let response = try await exchange(endpoint, jsonBody: jsonBody, logger: logger)
+        if let fastDecode, let decoded = fastDecode(response.body) { return decoded }
         do {
             return try VaultJSON.sharedDecoder.decode(Response.self, from: Data(response.body))
         } catch {
@@ -53,25 +69,29 @@ public final class VaultRESTClient: Sendable {
         body: (some Encodable & Sendable)?,
         logger: Logger?
     ) async throws -> HTTPResponse {
+        try await exchange(endpoint, jsonBody: try body.map(Self.encode), logger: logger)
+    }
+
+    /// ``exchange(_:body:logger:)`` with the body encoded already.
+    func exchange(_ endpoint: Endpoint, jsonBody: [UInt8]?, logger: Logger?) async throws -> HTTPResponse {
         var headers: [(name: String, value: String)] = [
-            ("Authorization", "Bearer \(configuration.apiKey)"),
+            ("Authorization", authorization),
             ("Accept", "application/json"),
             ("User-Agent", userAgent),
         ]
-        var bodyBytes: [UInt8]?
-        if let body {
-            bodyBytes = Array(try VaultJSON.sharedEncoder.encode(body))
+        headers.reserveCapacity(5)
+        if jsonBody != nil {
             headers.append(("Content-Type", "application/json"))
         }
         if endpoint.method == "POST" {
             // One key for every retry of this call, so a retried POST creates nothing new.
-            headers.append(("Idempotency-Key", UUID().uuidString.lowercased()))
+            headers.append(("Idempotency-Key", Self.idempotencyKey()))
         }
         let request = HTTPRequest(
             method: endpoint.method,
             url: url(for: endpoint),
             headers: headers,
-            body: bodyBytes,
+            body: jsonBody,
             timeout: configuration.requestTimeout,
             connectTimeout: min(configuration.requestTimeout, .seconds(10))
         )
@@ -127,6 +147,35 @@ public final class VaultRESTClient: Sendable {
         }
     }
 
+    static func encode(_ body: some Encodable) throws -> [UInt8] {
+        Array(try VaultJSON.sharedEncoder.encode(body))
+    }
+
+    /// A random (version 4) UUID in lowercase, as `UUID().uuidString.lowercased()` gives but
+    /// without its string conversions.
+    static func idempotencyKey() -> String {
+        var generator = SystemRandomNumberGenerator()
+        var bytes = (generator.next() as UInt64, generator.next() as UInt64)
+        return withUnsafeMutableBytes(of: &bytes) { raw in
+            raw[6] = (raw[6] & 0x0F) | 0x40  // version 4
+            raw[8] = (raw[8] & 0x3F) | 0x80  // RFC 4122 variant
+            let hex = Array("0123456789abcdef".utf8)
+            return String(unsafeUninitializedCapacity: 36) { out in
+                var position = 0
+                for (index, byte) in raw.enumerated() {
+                    if index == 4 || index == 6 || index == 8 || index == 10 {
+                        out[position] = UInt8(ascii: "-")
+                        position += 1
+                    }
+                    out[position] = hex[Int(byte >> 4)]
+                    out[position + 1] = hex[Int(byte & 0x0F)]
+                    position += 2
+                }
+                return position
+            }
+        }
+    }
+
     /// 429 and 5xx as the policy says, and a 409 that only means "the first attempt of this very
     /// call is still running" (it timed out here but not yet on the server): the retry will get
     /// its answer once it is done.
@@ -151,6 +200,7 @@ public final class VaultRESTClient: Sendable {
 
     /// RFC 3986 unreserved characters stay; everything else (`/` included) is percent-encoded.
     static func percentEncode(_ text: String) -> String {
+        if text.utf8.allSatisfy(isUnreserved) { return text }
         var encoded = ""
         for byte in text.utf8 {
             switch byte {
@@ -163,6 +213,16 @@ public final class VaultRESTClient: Sendable {
             }
         }
         return encoded
+    }
+
+    private static func isUnreserved(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
+            UInt8(ascii: "~"):
+            true
+        default: false
+        }
     }
 
     static func error(for response: HTTPResponse, endpoint: Endpoint, retry: RetryPolicy) -> VaultError {

@@ -112,7 +112,8 @@ final class ScriptedHTTPServer: Sendable {
             }
             switch behaviour {
             case .respond(let status, let headers, let body):
-                send(connection, status: status, headers: headers, body: body)
+                // A response to HEAD declares its length but carries no body.
+                send(connection, status: status, headers: headers, body: body, omitBody: request.method == "HEAD")
             case .delayed(let seconds, let status, let body):
                 Thread.sleep(forTimeInterval: seconds)
                 send(connection, status: status, headers: [:], body: body)
@@ -131,11 +132,17 @@ final class ScriptedHTTPServer: Sendable {
         }
     }
 
-    private func send(_ connection: Int32, status: Int, headers: [String: String], body: String) {
+    private func send(
+        _ connection: Int32,
+        status: Int,
+        headers: [String: String],
+        body: String,
+        omitBody: Bool = false
+    ) {
         var head = "HTTP/1.1 \(status) Scripted\r\nContent-Length: \(body.utf8.count)\r\n"
         head += "Content-Type: application/json\r\nx-request-id: req_\(status)_test\r\n"
         for (name, value) in headers { head += "\(name): \(value)\r\n" }
-        write(connection, head + "\r\n" + body)
+        write(connection, head + "\r\n" + (omitBody ? "" : body))
     }
 
     private func write(_ connection: Int32, _ text: String) {
