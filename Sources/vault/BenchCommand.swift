@@ -417,7 +417,7 @@ extension Bench {
         var size = 64
 
         @Option(help: "Key requests in flight at once (decrypt(many:)'s maxConcurrentRequests).")
-        var concurrency = 16
+        var concurrency = 32
 
         @Option(help: "Keep making passes over the blobs until this many seconds have passed.")
         var seconds = 1.0
