@@ -9,12 +9,15 @@ import Synchronization
 /// engine for 24 hours and replayed to retries with the same key, method, path and body, which
 /// therefore create nothing new. The same key with another request is 422; a retry while the
 /// first request still runs is 409. Keys are scoped to the API key, so callers never collide.
+/// `keys/decrypt` is answered afresh every time: it changes nothing and its answer follows from
+/// its body, so a stored copy would only keep a plaintext data key around for a day.
 struct IdempotencyMiddleware: RouterMiddleware {
     typealias Context = VaultRequestContext
 
     static let keyField = HTTPFieldName("Idempotency-Key")!
     static let replayedField = HTTPFieldName("Idempotent-Replayed")!
     static let maxKeyLength = 255
+    static let decryptPath = "/vault/v1/keys/decrypt"
 
     let vault: LocalVault
 
@@ -29,6 +32,7 @@ struct IdempotencyMiddleware: RouterMiddleware {
         guard !key.isEmpty, key.count <= Self.maxKeyLength else {
             throw APIError.badRequest("the Idempotency-Key header must be 1 to \(Self.maxKeyLength) characters")
         }
+        if request.uri.path == Self.decryptPath { return try await next(request, context) }
         let scope = try context.requireAPIKey().id
         // The body was collected by BodyLimitMiddleware: reading it again costs nothing.
         let body = try await request.body.collect(upTo: .max)

@@ -105,6 +105,38 @@ struct IdempotencyTests {
         }
     }
 
+    @Test("keys/decrypt is answered afresh under any Idempotency-Key: nothing stored, nothing replayed")
+    func decryptIsNotRecorded() async throws {
+        try await VaultHarness.run { _, client in
+            var issued: [DataKeyResponse] = []
+            for organization in ["org_1", "org_2"] {
+                issued.append(
+                    try await client.sendExpecting(
+                        DataKeyResponse.self,
+                        .post,
+                        "/vault/v1/keys/data-key",
+                        json: #"{"context": {"organization_id": "\#(organization)"}}"#
+                    )
+                )
+            }
+            let headers: HTTPFields = [Self.key: "decrypt-key"]
+            for dataKey in issued + issued {
+                let response = try await client.send(
+                    .post,
+                    "/vault/v1/keys/decrypt",
+                    json: #"{"keys": "\#(dataKey.encryptedKeys)"}"#,
+                    headers: headers
+                )
+                #expect(response.status == .ok)
+                #expect(response.headers[HeaderName("Idempotent-Replayed")!] == nil)
+                #expect(try response.decode(DecryptDataKeyResponse.self).dataKey == dataKey.dataKey)
+            }
+            let long: HTTPFields = [Self.key: String(repeating: "k", count: 256)]
+            let keys = #"{"keys": "\#(issued[0].encryptedKeys)"}"#
+            #expect(try await client.send(.post, "/vault/v1/keys/decrypt", json: keys, headers: long).status == .badRequest)
+        }
+    }
+
     @Test("an Idempotency-Key longer than 255 characters is 400; GET ignores the header")
     func keyRules() async throws {
         try await VaultHarness.run { _, client in
