@@ -12,43 +12,78 @@ final class VolatileIdempotency: Sendable {
         var sealedBody: [UInt8]?
     }
 
-    /// The most records kept; past it, expired ones go first, then the oldest.
+    /// The most records kept; past it, the oldest claim goes (expired ones are the oldest).
     static let capacity = 100_000
 
-    private let records = Mutex<[String: Record]>([:])
+    private struct State {
+        var records: [String: Record] = [:]
+        /// Claims in the order they were made, oldest from `start` on, for eviction in O(1).
+        /// An entry whose record was since released or taken over is skipped.
+        var order: [(id: String, created: Date)] = []
+        var start = 0
+    }
+
+    private let state = Mutex(State())
+    private let capacityLimit: Int
+
+    init(capacity: Int = VolatileIdempotency.capacity) {
+        self.capacityLimit = capacity
+    }
 
     /// Inserts a claim, or returns the record already there (taking over an expired one or one
     /// whose lease ran out).
     func claim(_ id: String, requestHash: String, now: Date, window: TimeInterval, lease: TimeInterval) -> Record? {
-        records.withLock { records in
-            if let existing = records[id] {
+        state.withLock { state in
+            if let existing = state.records[id] {
                 let expired = now.timeIntervalSince(existing.created) > window
                 let abandoned = existing.status == nil && now.timeIntervalSince(existing.created) > lease
                 guard expired || abandoned else { return existing }
+            } else {
+                while state.records.count >= capacityLimit { Self.evictOldest(&state) }
             }
-            if records.count >= Self.capacity { Self.makeRoom(&records, now: now, window: window) }
-            records[id] = Record(requestHash: requestHash, created: now, status: nil, sealedBody: nil)
+            state.records[id] = Record(requestHash: requestHash, created: now, status: nil, sealedBody: nil)
+            state.order.append((id, now))
+            // Released claims leave entries behind: drop them before the queue outgrows the records.
+            if state.order.count - state.start > 2 * capacityLimit {
+                state.order = state.order[state.start...].filter { state.records[$0.id]?.created == $0.created }
+                state.start = 0
+            }
             return nil
         }
     }
 
     func complete(_ id: String, status: Int, sealedBody: [UInt8]) {
-        records.withLock { records in
-            records[id]?.status = status
-            records[id]?.sealedBody = sealedBody
+        state.withLock { state in
+            state.records[id]?.status = status
+            state.records[id]?.sealedBody = sealedBody
         }
     }
 
     func release(_ id: String) {
-        records.withLock { records in
-            if records[id]?.status == nil { records[id] = nil }
+        state.withLock { state in
+            if state.records[id]?.status == nil { state.records[id] = nil }
         }
     }
 
-    private static func makeRoom(_ records: inout [String: Record], now: Date, window: TimeInterval) {
-        records = records.filter { now.timeIntervalSince($0.value.created) <= window }
-        guard records.count >= capacity else { return }
-        let oldest = records.sorted { $0.value.created < $1.value.created }.prefix(capacity / 10).map(\.key)
-        for id in oldest { records[id] = nil }
+    /// The number of records held (for tests).
+    var count: Int { state.withLock { $0.records.count } }
+
+    /// The length of the eviction queue (for tests).
+    var queuedClaims: Int { state.withLock { $0.order.count - $0.start } }
+
+    private static func evictOldest(_ state: inout State) {
+        while state.start < state.order.count {
+            let entry = state.order[state.start]
+            state.start += 1
+            if state.records[entry.id]?.created == entry.created {
+                state.records[entry.id] = nil
+                break
+            }
+        }
+        // Drop the consumed half of the queue once it is the larger part.
+        if state.start > state.order.count / 2 {
+            state.order.removeFirst(state.start)
+            state.start = 0
+        }
     }
 }
