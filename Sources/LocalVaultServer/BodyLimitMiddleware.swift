@@ -3,7 +3,7 @@ import NIOCore
 
 /// Reads the whole request body before anything else looks at it, refusing with 413 a body
 /// larger than the limit (at once when `Content-Length` says so). Later stages (the idempotency
-/// hash, the JSON decoding) then read the collected buffer.
+/// hash, the JSON decoding) then read the collected buffer from the context.
 struct BodyLimitMiddleware: RouterMiddleware {
     typealias Context = VaultRequestContext
 
@@ -21,8 +21,9 @@ struct BodyLimitMiddleware: RouterMiddleware {
         if let declared = request.headers[.contentLength].flatMap(Int.init), declared > limit {
             throw APIError.payloadTooLarge(limit: limit)
         }
+        var context = context
         do {
-            _ = try await request.collectBody(upTo: limit)
+            context.requestBody = try await request.collectBody(upTo: limit)
         } catch is NIOTooManyBytesError {
             throw APIError.payloadTooLarge(limit: limit)
         }

@@ -34,9 +34,7 @@ struct IdempotencyMiddleware: RouterMiddleware {
         }
         if request.uri.path == Self.decryptPath { return try await next(request, context) }
         let scope = try context.requireAPIKey().id
-        // The body was collected by BodyLimitMiddleware: reading it again costs nothing.
-        let body = try await request.body.collect(upTo: .max)
-        let hash = Self.requestHash(method: request.method.rawValue, path: request.uri.path, body: body)
+        let hash = Self.requestHash(method: request.method.rawValue, path: request.uri.path, body: context.requestBody)
 
         // The key endpoints store nothing, so their records need not survive a restart.
         let durable = !request.uri.path.hasPrefix("/vault/v1/keys/")

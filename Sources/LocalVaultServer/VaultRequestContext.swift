@@ -1,4 +1,5 @@
 import Hummingbird
+import NIOCore
 
 /// The request context of `vault serve`: Hummingbird's core context plus the API key that
 /// authenticated the request (set by ``AuthenticationMiddleware``).
@@ -6,6 +7,9 @@ public struct VaultRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// The authenticated key; `nil` until authentication has run.
     public var apiKey: APIKey?
+    /// The request body, collected once by ``BodyLimitMiddleware`` (empty before it runs), so
+    /// that later stages read a buffer instead of the request's async body stream again.
+    public var requestBody = ByteBuffer()
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = CoreRequestContextStorage(source: source)

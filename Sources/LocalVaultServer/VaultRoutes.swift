@@ -13,25 +13,25 @@ struct VaultRoutes {
         let api = router.group("vault/v1")
         // The two hottest routes read and write their JSON by hand (see KeyEndpointJSON).
         api.post("keys/data-key") { request, context in
-            let body = try await Self.decode(
+            let body = try Self.decode(
                 CreateDataKeyRequest.self,
-                from: request,
+                from: context,
                 fastPath: KeyEndpointJSON.decodeDataKeyRequest
             )
             let response = try await endpoints.createDataKey(body, caller: context.caller())
             return JSONResponse.make(bytes: KeyEndpointJSON.encode(response), status: .ok)
         }
         api.post("keys/decrypt") { request, context in
-            let body = try await Self.decode(
+            let body = try Self.decode(
                 DecryptDataKeyRequest.self,
-                from: request,
+                from: context,
                 fastPath: KeyEndpointJSON.decodeDecryptRequest
             )
             let response = try await endpoints.decryptDataKey(body, caller: context.caller())
             return JSONResponse.make(bytes: KeyEndpointJSON.encode(response), status: .ok)
         }
         api.post("keys/rekey") { request, context in
-            let body = try await Self.decode(RekeyRequest.self, from: request)
+            let body = try Self.decode(RekeyRequest.self, from: context)
             return try JSONResponse.make(try await endpoints.rekey(body, caller: context.caller()))
         }
         api.get("kv") { request, context in
@@ -39,7 +39,7 @@ struct VaultRoutes {
             return try JSONResponse.make(try await endpoints.listObjects(query, caller: context.caller()))
         }
         api.post("kv") { request, context in
-            let body = try await Self.decode(CreateObjectRequest.self, from: request)
+            let body = try Self.decode(CreateObjectRequest.self, from: context)
             return try JSONResponse.make(
                 try await endpoints.createObject(body, caller: context.caller()),
                 status: .created
@@ -55,7 +55,7 @@ struct VaultRoutes {
         }
         api.put("kv/{id}") { request, context in
             let id = try Self.segment("id", of: context)
-            let body = try await Self.decode(UpdateObjectRequest.self, from: request)
+            let body = try Self.decode(UpdateObjectRequest.self, from: context)
             return try JSONResponse.make(
                 try await endpoints.updateObject(id: id, body, caller: context.caller()),
                 status: .created
@@ -92,11 +92,10 @@ struct VaultRoutes {
     ///   answers `nil` the general decoder decides, so that errors stay the same.
     static func decode<T: Decodable>(
         _ type: T.Type,
-        from request: Request,
+        from context: VaultRequestContext,
         fastPath: (ByteBuffer) -> T? = { _ in nil }
-    ) async throws -> T {
-        // BodyLimitMiddleware has collected the body already: this reads a buffer.
-        let body = try await request.body.collect(upTo: .max)
+    ) throws -> T {
+        let body = context.requestBody
         guard body.readableBytes > 0 else {
             throw APIError.badRequest("the request body is empty: a JSON object is expected")
         }

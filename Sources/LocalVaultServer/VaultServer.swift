@@ -60,11 +60,15 @@ public enum VaultServer {
         configuration: VaultServerConfiguration
     ) -> Router<VaultRequestContext> {
         let router = Router(context: VaultRequestContext.self)
-        router.add(middleware: RequestLoggingMiddleware())
-        router.add(middleware: AuthenticationMiddleware(keys: configuration.apiKeys))
-        router.add(middleware: RateLimitMiddleware(limiter: RateLimiter(limit: configuration.rateLimit)))
-        router.add(middleware: BodyLimitMiddleware(limit: configuration.maxBodySize))
-        router.add(middleware: IdempotencyMiddleware(vault: vault))
+        // One statically chained stack: each middleware added on its own costs a few more
+        // executor hops per request.
+        router.addMiddleware {
+            RequestLoggingMiddleware()
+            AuthenticationMiddleware(keys: configuration.apiKeys)
+            RateLimitMiddleware(limiter: RateLimiter(limit: configuration.rateLimit))
+            BodyLimitMiddleware(limit: configuration.maxBodySize)
+            IdempotencyMiddleware(vault: vault)
+        }
         VaultRoutes(endpoints: VaultEndpoints(vault: vault)).register(on: router)
         return router
     }
