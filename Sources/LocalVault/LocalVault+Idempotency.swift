@@ -50,7 +50,8 @@ extension LocalVault {
                 status: existing.status,
                 sealed: existing.sealedBody,
                 scope: scope,
-                key: key
+                key: key,
+                durable: false
             )
         }
         let stored = try await store.pool.write { db -> (hash: String, status: Int?, body: Data?)? in
@@ -91,7 +92,8 @@ extension LocalVault {
             status: stored.status,
             sealed: stored.body.map(Array.init),
             scope: scope,
-            key: key
+            key: key,
+            durable: true
         )
     }
 
@@ -101,11 +103,12 @@ extension LocalVault {
         status: Int?,
         sealed: [UInt8]?,
         scope: String,
-        key: String
+        key: String,
+        durable: Bool
     ) throws -> IdempotencyClaim {
         guard storedHash == requestHash else { return .mismatch }
         guard let status, let sealed else { return .inProgress }
-        guard let body = try? openStoredResponse(sealed, scope: scope, key: key) else {
+        guard let body = try? openStoredResponse(sealed, scope: scope, key: key, durable: durable) else {
             throw LocalVaultError(.internalError, "a stored idempotent response does not authenticate")
         }
         return .replay(status: status, body: body)
@@ -121,7 +124,7 @@ extension LocalVault {
         body: [UInt8],
         durable: Bool = true
     ) async throws {
-        let sealed = try sealStoredResponse(body, scope: scope, key: key)
+        let sealed = try sealStoredResponse(body, scope: scope, key: key, durable: durable)
         guard durable else {
             volatileIdempotency.complete(Self.volatileID(scope: scope, key: key), status: status, sealedBody: sealed)
             return
@@ -153,20 +156,21 @@ extension LocalVault {
         Array("lvs.idempotency\0\(scope)\0\(key)".utf8)
     }
 
-    private func sealStoredResponse(_ body: [UInt8], scope: String, key: String) throws -> [UInt8] {
+    /// Durable records get a data key of their own, wrapped under the root key; volatile ones,
+    /// which die with the process, are sealed under its record key (no key generated or wrapped
+    /// per request).
+    private func sealStoredResponse(_ body: [UInt8], scope: String, key: String, durable: Bool) throws -> [UInt8] {
+        let associatedData = responseAssociatedData(scope: scope, key: key)
+        guard durable else { return try volatileIdempotency.seal(body, associatedData: associatedData) }
         let dataKey = try DataKey.generate()
-        let wrapped = try rootKey.wrap(dataKey, associatedData: responseAssociatedData(scope: scope, key: key))
-        return try EnvelopeBlob.seal(
-            body,
-            with: dataKey,
-            encryptedKeys: wrapped,
-            associatedData: responseAssociatedData(scope: scope, key: key)
-        ).bytes
+        let wrapped = try rootKey.wrap(dataKey, associatedData: associatedData)
+        return try EnvelopeBlob.seal(body, with: dataKey, encryptedKeys: wrapped, associatedData: associatedData).bytes
     }
 
-    private func openStoredResponse(_ sealed: [UInt8], scope: String, key: String) throws -> [UInt8] {
-        let blob = try EnvelopeBlob(parsing: sealed, layout: .a)
+    private func openStoredResponse(_ sealed: [UInt8], scope: String, key: String, durable: Bool) throws -> [UInt8] {
         let associatedData = responseAssociatedData(scope: scope, key: key)
+        guard durable else { return try volatileIdempotency.open(sealed, associatedData: associatedData) }
+        let blob = try EnvelopeBlob(parsing: sealed, layout: .a)
         let dataKey = try rootKey.unwrap(blob.encryptedKeys[...], associatedData: associatedData)
         return try blob.open(with: dataKey, associatedData: associatedData)
     }

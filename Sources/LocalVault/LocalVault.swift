@@ -65,7 +65,7 @@ public final class LocalVault: Sendable {
 
     let store: VaultStore
     let rootKey: DataKey
-    let volatileIdempotency = VolatileIdempotency()
+    let volatileIdempotency: VolatileIdempotency
     private let keks: KEKRing
     private let customerKeys: [String: CustomerKeyMapping]
 
@@ -90,6 +90,11 @@ public final class LocalVault: Sendable {
             throw LocalVaultError(.internalError, "cannot open the store in \(configuration.dataDirectory): \(error)")
         }
         keks = KEKRing(rootKey: rootKey, store: store)
+        do {
+            volatileIdempotency = try VolatileIdempotency()
+        } catch {
+            throw LocalVaultError(.internalError, "cannot draw a random key: \(error)")
+        }
         customerKeys = Dictionary(
             configuration.customerKeys.map { ("\($0.contextKey)\u{0}\($0.contextValue)", $0) },
             uniquingKeysWith: { _, last in last }

@@ -1,3 +1,4 @@
+import EnvelopeCrypto
 import Foundation
 import Synchronization
 
@@ -25,9 +26,23 @@ final class VolatileIdempotency: Sendable {
 
     private let state = Mutex(State())
     private let capacityLimit: Int
+    /// Seals the stored responses (a data-key response holds a key). It lives as long as the
+    /// records, in this process only, so no blob needs to name it.
+    private let recordKey: DataKey
+    private static let noWrappedKey: [UInt8] = [0]
 
-    init(capacity: Int = VolatileIdempotency.capacity) {
+    init(capacity: Int = VolatileIdempotency.capacity) throws {
         self.capacityLimit = capacity
+        self.recordKey = try DataKey.generate()
+    }
+
+    func seal(_ body: [UInt8], associatedData: [UInt8]) throws -> [UInt8] {
+        try EnvelopeBlob.seal(body, with: recordKey, encryptedKeys: Self.noWrappedKey, associatedData: associatedData)
+            .bytes
+    }
+
+    func open(_ sealed: [UInt8], associatedData: [UInt8]) throws -> [UInt8] {
+        try EnvelopeBlob(parsing: sealed, layout: .a).open(with: recordKey, associatedData: associatedData)
     }
 
     /// Inserts a claim, or returns the record already there (taking over an expired one or one

@@ -1,3 +1,4 @@
+import EnvelopeCrypto
 import Foundation
 import Testing
 
@@ -20,8 +21,8 @@ struct VolatileIdempotencyTests {
     }
 
     @Test("at capacity the oldest claim goes, one per new claim")
-    func evictsOldestFirst() {
-        let records = VolatileIdempotency(capacity: 3)
+    func evictsOldestFirst() throws {
+        let records = try VolatileIdempotency(capacity: 3)
         for (second, id) in ["a", "b", "c"].enumerated() {
             #expect(claim(records, id, at: TimeInterval(second)))
             records.complete(id, status: 200, sealedBody: [1])
@@ -36,8 +37,8 @@ struct VolatileIdempotencyTests {
     }
 
     @Test("a claim taken over after its lease is evicted by its new age, not its first")
-    func takenOverClaimKeepsItsPlace() {
-        let records = VolatileIdempotency(capacity: 2)
+    func takenOverClaimKeepsItsPlace() throws {
+        let records = try VolatileIdempotency(capacity: 2)
         #expect(claim(records, "a", at: 0))
         #expect(claim(records, "b", at: 1))
         records.complete("b", status: 200, sealedBody: [1])
@@ -49,9 +50,22 @@ struct VolatileIdempotencyTests {
         #expect(claim(records, "b", at: lease + 12))
     }
 
+    @Test("stored responses are sealed: they open only with the record's associated data")
+    func storedResponsesAreSealed() throws {
+        let records = try VolatileIdempotency()
+        let body = Array(#"{"data_key":"c2VjcmV0IGtleSBieXRlcyAuLi4uLi4uLi4uLi4uLi4uLi4="}"#.utf8)
+        let sealed = try records.seal(body, associatedData: Array("scope\0key-1".utf8))
+        #expect(sealed.count > body.count)
+        #expect(!sealed.indices.contains { sealed[$0...].starts(with: body.prefix(12)) })
+        #expect(try records.open(sealed, associatedData: Array("scope\0key-1".utf8)) == body)
+        #expect(throws: (any Error).self) { try records.open(sealed, associatedData: Array("scope\0key-2".utf8)) }
+        let otherProcess = try VolatileIdempotency()
+        #expect(throws: (any Error).self) { try otherProcess.open(sealed, associatedData: Array("scope\0key-1".utf8)) }
+    }
+
     @Test("released claims do not make the eviction queue grow without bound")
-    func releasedClaimsAreForgotten() {
-        let records = VolatileIdempotency(capacity: 4)
+    func releasedClaimsAreForgotten() throws {
+        let records = try VolatileIdempotency(capacity: 4)
         for n in 0..<1_000 {
             #expect(claim(records, "id-\(n)", at: TimeInterval(n)))
             records.release("id-\(n)")
