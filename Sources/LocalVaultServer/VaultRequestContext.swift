@@ -9,7 +9,7 @@ public struct VaultRequestContext: RequestContext {
     public var apiKey: APIKey?
     /// The request body, collected once by ``BodyLimitMiddleware`` (empty before it runs), so
     /// that later stages read a buffer instead of the request's async body stream again.
-    public var requestBody = ByteBuffer()
+    public internal(set) var requestBody = ByteBuffer()
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = CoreRequestContextStorage(source: source)
