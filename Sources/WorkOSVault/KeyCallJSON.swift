@@ -33,39 +33,9 @@ enum KeyCallJSON {
         return out
     }
 
-    /// A JSON string literal: `"` and `\` escaped, control characters as short escapes or
-    /// `\u00XX`; everything else, `/` and non-ASCII included, as its UTF-8 bytes.
+    /// `text` as a JSON string literal, escaped as `JSONEncoder` escapes it.
     static func appendString(_ text: String, to out: inout [UInt8]) {
-        out.append(UInt8(ascii: "\""))
-        defer { out.append(UInt8(ascii: "\"")) }
-        // Base64 and ordinary context values need no escape: copy them whole.
-        func needsEscape(_ byte: UInt8) -> Bool {
-            byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\")
-        }
-        let escaped =
-            text.utf8.withContiguousStorageIfAvailable { $0.contains(where: needsEscape) }
-            ?? text.utf8.contains(where: needsEscape)
-        guard escaped else {
-            out.append(contentsOf: text.utf8)
-            return
-        }
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): out.append(contentsOf: #"\""#.utf8)
-            case UInt8(ascii: "\\"): out.append(contentsOf: #"\\"#.utf8)
-            case 0x0A: out.append(contentsOf: #"\n"#.utf8)
-            case 0x0D: out.append(contentsOf: #"\r"#.utf8)
-            case 0x09: out.append(contentsOf: #"\t"#.utf8)
-            case 0x08: out.append(contentsOf: #"\b"#.utf8)
-            case 0x0C: out.append(contentsOf: #"\f"#.utf8)
-            case 0x00..<0x20:
-                let hex = Array("0123456789abcdef".utf8)
-                out.append(contentsOf: #"\u00"#.utf8)
-                out.append(hex[Int(byte >> 4)])
-                out.append(hex[Int(byte & 0x0F)])
-            default: out.append(byte)
-            }
-        }
+        PlainJSONString.write(text) { out.append(contentsOf: $0) }
     }
 
     /// The `/keys/data-key` (and `/keys/rekey`) response, or nil to fall back to `JSONDecoder`.
@@ -102,86 +72,24 @@ enum KeyCallJSON {
         subscript(key: String) -> Value? { members[key] }
 
         init?(_ bytes: [UInt8]) {
-            var reader = Reader(bytes: bytes)
             var members: [String: Value] = [:]
-            let parsed = reader.object { key, reader in
-                guard members[key] == nil else { return false }
-                if reader.peek() == UInt8(ascii: "{") {
-                    var inner: [String: String] = [:]
-                    let ok = reader.object { innerKey, reader in
-                        guard inner[innerKey] == nil, let value = reader.string() else { return false }
-                        inner[innerKey] = value
-                        return true
+            let parsed = bytes.withUnsafeBytes { bytes in
+                var scanner = PlainJSONScanner(bytes: bytes)
+                let parsed = scanner.object { scanner, key in
+                    guard members[key] == nil else { return false }
+                    if scanner.peek() == UInt8(ascii: "{") {
+                        guard let inner = scanner.stringObject() else { return false }
+                        members[key] = .object(inner)
+                    } else {
+                        guard let value = scanner.string() else { return false }
+                        members[key] = .string(value)
                     }
-                    guard ok else { return false }
-                    members[key] = .object(inner)
-                } else {
-                    guard let value = reader.string() else { return false }
-                    members[key] = .string(value)
+                    return true
                 }
-                return true
+                return parsed && scanner.atEnd()
             }
-            reader.skipWhitespace()
-            guard parsed, reader.atEnd else { return nil }
+            guard parsed else { return nil }
             self.members = members
-        }
-    }
-
-    private struct Reader {
-        let bytes: [UInt8]
-        var index = 0
-
-        var atEnd: Bool { index == bytes.count }
-
-        init(bytes: [UInt8]) { self.bytes = bytes }
-
-        mutating func skipWhitespace() {
-            while index < bytes.count {
-                switch bytes[index] {
-                case UInt8(ascii: " "), 0x0A, 0x0D, 0x09: index += 1
-                default: return
-                }
-            }
-        }
-
-        mutating func peek() -> UInt8? {
-            skipWhitespace()
-            return index < bytes.count ? bytes[index] : nil
-        }
-
-        mutating func consume(_ byte: UInt8) -> Bool {
-            guard peek() == byte else { return false }
-            index += 1
-            return true
-        }
-
-        /// `{ "key": <member>, ... }`, calling `member` after each key's colon.
-        mutating func object(_ member: (String, inout Reader) -> Bool) -> Bool {
-            guard consume(UInt8(ascii: "{")) else { return false }
-            if consume(UInt8(ascii: "}")) { return true }
-            repeat {
-                guard let key = string(), consume(UInt8(ascii: ":")), member(key, &self) else { return false }
-            } while consume(UInt8(ascii: ","))
-            return consume(UInt8(ascii: "}"))
-        }
-
-        /// A string without escapes or control characters.
-        mutating func string() -> String? {
-            guard consume(UInt8(ascii: "\"")) else { return nil }
-            let start = index
-            while index < bytes.count {
-                let byte = bytes[index]
-                if byte == UInt8(ascii: "\"") {
-                    let text = bytes.withUnsafeBufferPointer {
-                        String(validating: UnsafeBufferPointer(rebasing: $0[start..<index]), as: UTF8.self)
-                    }
-                    index += 1
-                    return text
-                }
-                guard byte >= 0x20, byte != UInt8(ascii: "\\") else { return nil }
-                index += 1
-            }
-            return nil
         }
     }
 }
