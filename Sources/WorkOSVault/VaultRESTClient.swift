@@ -151,30 +151,8 @@ public final class VaultRESTClient: Sendable {
         Array(try VaultJSON.sharedEncoder.encode(body))
     }
 
-    /// A random (version 4) UUID in lowercase, as `UUID().uuidString.lowercased()` gives but
-    /// without its string conversions.
-    static func idempotencyKey() -> String {
-        var generator = SystemRandomNumberGenerator()
-        var bytes = (generator.next() as UInt64, generator.next() as UInt64)
-        return withUnsafeMutableBytes(of: &bytes) { raw in
-            raw[6] = (raw[6] & 0x0F) | 0x40  // version 4
-            raw[8] = (raw[8] & 0x3F) | 0x80  // RFC 4122 variant
-            let hex = Array("0123456789abcdef".utf8)
-            return String(unsafeUninitializedCapacity: 36) { out in
-                var position = 0
-                for (index, byte) in raw.enumerated() {
-                    if index == 4 || index == 6 || index == 8 || index == 10 {
-                        out[position] = UInt8(ascii: "-")
-                        position += 1
-                    }
-                    out[position] = hex[Int(byte >> 4)]
-                    out[position + 1] = hex[Int(byte & 0x0F)]
-                    position += 2
-                }
-                return position
-            }
-        }
-    }
+    /// A random (version 4) UUID in lowercase.
+    static func idempotencyKey() -> String { UUID().lowercasedString }
 
     /// 429 and 5xx as the policy says, and a 409 that only means "the first attempt of this very
     /// call is still running" (it timed out here but not yet on the server): the retry will get
