@@ -17,7 +17,6 @@ struct IdempotencyMiddleware: RouterMiddleware {
     static let keyField = HTTPFieldName("Idempotency-Key")!
     static let replayedField = HTTPFieldName("Idempotent-Replayed")!
     static let maxKeyLength = 255
-    static let decryptPath = "/vault/v1/keys/decrypt"
 
     let vault: LocalVault
 
@@ -32,12 +31,11 @@ struct IdempotencyMiddleware: RouterMiddleware {
         guard !key.isEmpty, key.count <= Self.maxKeyLength else {
             throw APIError.badRequest("the Idempotency-Key header must be 1 to \(Self.maxKeyLength) characters")
         }
-        if request.uri.path == Self.decryptPath { return try await next(request, context) }
+        guard let durable = Self.recordIsDurable(path: request.uri.path) else {
+            return try await next(request, context)
+        }
         let scope = try context.requireAPIKey().id
         let hash = Self.requestHash(method: request.method.rawValue, path: request.uri.path, body: context.requestBody)
-
-        // The key endpoints store nothing, so their records need not survive a restart.
-        let durable = !request.uri.path.hasPrefix("/vault/v1/keys/")
         switch try await vault.claimIdempotencyKey(scope: scope, key: key, requestHash: hash, durable: durable) {
         case .replay(let status, let storedBody):
             var response = JSONResponse.make(
@@ -103,6 +101,14 @@ struct IdempotencyMiddleware: RouterMiddleware {
         // A server fault is not an answer worth replaying: the retry runs again.
         try await finish(durable: durable) { try await $0.releaseIdempotencyKey(scope: scope, key: key, durable: $1) }
         return response
+    }
+
+    /// How the answer to a POST to `path` is kept: `nil` (not at all) for `keys/decrypt`, `false`
+    /// (in memory) for the other key endpoints, which store nothing and so need no record that
+    /// survives a restart, and `true` (in SQLite) for the rest.
+    static func recordIsDurable(path: String) -> Bool? {
+        if path == "/vault/v1/keys/decrypt" { return nil }
+        return !path.hasPrefix("/vault/v1/keys/")
     }
 
     /// Completes or releases a claim even if the request was cancelled. Durable records go
