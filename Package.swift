@@ -97,7 +97,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LocalVaultTests",
-            dependencies: ["LocalVault", "VaultAPI", "EnvelopeCrypto"]
+            dependencies: ["LocalVault", "VaultAPI", "EnvelopeCrypto", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(
             name: "LocalVaultServerTests",

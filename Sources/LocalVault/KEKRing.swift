@@ -2,6 +2,7 @@ import EnvelopeCrypto
 import Foundation
 import GRDB
 import Synchronization
+import VaultAPI
 
 /// The key-encrypting keys: one per (environment, context key, context value), created just in
 /// time, stored wrapped under the root key, and kept unwrapped in memory once used.
@@ -36,39 +37,112 @@ final class KEKRing: Sendable {
         let candidateID = try Identifier.randomString()
         let candidateKey = try DataKey.generate()
         let wrapped = try rootKey.wrap(candidateKey, associatedData: Self.associatedData(id: candidateID, name: name))
+        let row = try await insertOrFetch(id: candidateID, wrapped: wrapped, name: name)
+        let kek: KEK
+        if let opened = try? unwrap(id: row.id, wrapped: row.wrapped, name: name) {
+            kek = opened
+        } else {
+            kek = try await heal(row: row, candidateID: candidateID, wrapped: wrapped, name: name)
+        }
+        remember(kek, name: name)
+        return kek
+    }
+
+    /// Inserts the candidate KEK unless the pair has one, and reads the pair's row.
+    private func insertOrFetch(id: String, wrapped: [UInt8], name: Name) async throws -> (id: String, wrapped: [UInt8])
+    {
+        let insert = try StatementArguments.checked([
+            id, name.environmentID, name.contextKey, name.contextValue, Data(wrapped), Date().storedMilliseconds,
+        ])
+        let select = try StatementArguments.checked([name.environmentID, name.contextKey, name.contextValue])
         let row = try await store.pool.write { db in
             try db.execute(
                 sql: """
                     INSERT INTO keks (id, environment_id, context_key, context_value, wrapped_key, created_at)
                     VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
                     """,
-                arguments: [
-                    candidateID, name.environmentID, name.contextKey, name.contextValue, Data(wrapped),
-                    Date().storedMilliseconds,
-                ]
+                arguments: insert
             )
-            let row = try Row.fetchOne(
+            return try Row.fetchOne(
                 db,
                 sql:
                     "SELECT id, wrapped_key FROM keks WHERE environment_id = ? AND context_key = ? AND context_value = ?",
-                arguments: [name.environmentID, name.contextKey, name.contextValue]
-            )
-            return row.map { (id: $0["id"] as String, wrapped: $0["wrapped_key"] as Data) }
+                arguments: select
+            ).map { (id: $0["id"] as String, wrapped: Array($0["wrapped_key"] as Data)) }
         }
         guard let row else { throw LocalVaultError(.internalError, "a key-encrypting key could not be stored") }
-        let kek = try unwrap(id: row.id, wrapped: Array(row.wrapped), name: name)
-        remember(kek, name: name)
-        return kek
+        return row
+    }
+
+    /// The row that holds a pair's name does not open under its own associated data. Builds before
+    /// text holding U+0000 was refused stored such a context cut at the NUL (SQLite reads bound
+    /// text as a C string) while wrapping its KEK over the whole text: the row took the name of the
+    /// clean pair, which then failed for good. If the root key is the store's (another KEK opens
+    /// with it, or no other KEK exists), the row is moved aside to `keks_quarantine`, where it is
+    /// kept, and the pair gets a fresh KEK. Under a wrong root key nothing is moved.
+    private func heal(
+        row: (id: String, wrapped: [UInt8]),
+        candidateID: String,
+        wrapped: [UInt8],
+        name: Name
+    )
+        async throws -> KEK
+    {
+        guard try await rootKeyOpensAnotherKEK(than: row.id) else { throw Self.doesNotOpen }
+        let arguments = try StatementArguments.checked([Date().storedMilliseconds, row.id, row.id])
+        try await store.pool.write { db in
+            try db.execute(
+                sql: """
+                    INSERT OR IGNORE INTO keks_quarantine
+                        (id, environment_id, context_key, context_value, wrapped_key, created_at, quarantined_at)
+                    SELECT id, environment_id, context_key, context_value, wrapped_key, created_at, ?
+                    FROM keks WHERE id = ?;
+                    DELETE FROM keks WHERE id = ?;
+                    """,
+                arguments: arguments
+            )
+        }
+        let fresh = try await insertOrFetch(id: candidateID, wrapped: wrapped, name: name)
+        return try unwrap(id: fresh.id, wrapped: fresh.wrapped, name: name)
+    }
+
+    /// Whether the root key is the store's: some other KEK row opens with it, or there is none.
+    private func rootKeyOpensAnotherKEK(than id: String) async throws -> Bool {
+        let arguments = try StatementArguments.checked([id])
+        let rows = try await store.pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT id, environment_id, context_key, context_value, wrapped_key FROM keks
+                    WHERE id != ? ORDER BY created_at LIMIT 16
+                    """,
+                arguments: arguments
+            )
+        }
+        if rows.isEmpty { return true }
+        return rows.contains { row in
+            let name = Name(
+                environmentID: row["environment_id"],
+                contextKey: row["context_key"],
+                contextValue: row["context_value"]
+            )
+            let wrapped: Data = row["wrapped_key"]
+            return (try? unwrap(id: row["id"], wrapped: Array(wrapped), name: name)) != nil
+        }
     }
 
     /// A KEK by id, if it exists in `environmentID`.
     func kek(id: String, environmentID: String) async throws -> KEK? {
         if let cached = byID.withLock({ $0[id] }) { return cached.environmentID == environmentID ? cached.kek : nil }
+        // Ids are ours (lowercase UUIDs): one with a control character, read from a crafted
+        // blob, names no KEK and must not be matched cut at a NUL.
+        guard !ControlCharacters.occur(in: id) else { return nil }
+        let arguments = try StatementArguments.checked([id, environmentID])
         let row = try await store.pool.read { db in
             try Row.fetchOne(
                 db,
                 sql: "SELECT context_key, context_value, wrapped_key FROM keks WHERE id = ? AND environment_id = ?",
-                arguments: [id, environmentID]
+                arguments: arguments
             ).map {
                 (
                     key: $0["context_key"] as String, value: $0["context_value"] as String,
@@ -88,12 +162,14 @@ final class KEKRing: Sendable {
             let key = try rootKey.unwrap(wrapped[...], associatedData: Self.associatedData(id: id, name: name))
             return KEK(id: id, key: key)
         } catch {
-            throw LocalVaultError(
-                .internalError,
-                "a stored key-encrypting key does not open with this root key (wrong root key or altered store)"
-            )
+            throw Self.doesNotOpen
         }
     }
+
+    private static let doesNotOpen = LocalVaultError(
+        .internalError,
+        "a stored key-encrypting key does not open with this root key (wrong root key or altered store)"
+    )
 
     private func remember(_ kek: KEK, name: Name) {
         byName.withLock { cache in

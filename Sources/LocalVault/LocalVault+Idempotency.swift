@@ -1,6 +1,7 @@
 import EnvelopeCrypto
 import Foundation
 import GRDB
+import VaultAPI
 
 /// `Idempotency-Key` bookkeeping for the REST server: the first response to a POST is stored
 /// (sealed under the root key, since a data-key response holds a data key) and replayed to
@@ -28,6 +29,7 @@ extension LocalVault {
 
     /// Claims `key` for a request whose method, path and body hash to `requestHash`.
     /// - Parameter scope: whose keys these are (the API key id): keys never collide across callers.
+    /// - Throws: ``LocalVaultError`` (400) for a key holding a control character.
     public func claimIdempotencyKey(
         scope: String,
         key: String,
@@ -35,6 +37,9 @@ extension LocalVault {
         durable: Bool = true,
         now: Date = Date()
     ) async throws -> IdempotencyClaim {
+        guard !ControlCharacters.occur(in: key) else {
+            throw LocalVaultError(.invalidRequest, "an idempotency key must not contain \(ControlCharacters.rule)")
+        }
         guard durable else {
             let existing = volatileIdempotency.claim(
                 Self.volatileID(scope: scope, key: key),
@@ -54,17 +59,22 @@ extension LocalVault {
                 durable: false
             )
         }
+        let expire = try StatementArguments.checked([now.addingTimeInterval(-Self.idempotencyWindow).storedMilliseconds]
+        )
+        let insert = try StatementArguments.checked([scope, key, requestHash, now.storedMilliseconds])
+        let takeOver = try StatementArguments.checked([
+            requestHash, now.storedMilliseconds, scope, key,
+            now.addingTimeInterval(-Self.idempotencyLease).storedMilliseconds,
+        ])
+        let select = try StatementArguments.checked([scope, key])
         let stored = try await store.pool.write { db -> (hash: String, status: Int?, body: Data?)? in
-            try db.execute(
-                sql: "DELETE FROM idempotency_keys WHERE created_at < ?",
-                arguments: [now.addingTimeInterval(-Self.idempotencyWindow).storedMilliseconds]
-            )
+            try db.execute(sql: "DELETE FROM idempotency_keys WHERE created_at < ?", arguments: expire)
             try db.execute(
                 sql: """
                     INSERT INTO idempotency_keys (scope, key, request_hash, created_at) VALUES (?, ?, ?, ?)
                     ON CONFLICT DO NOTHING
                     """,
-                arguments: [scope, key, requestHash, now.storedMilliseconds]
+                arguments: insert
             )
             if db.changesCount == 1 { return nil }
             // Take over a claim whose request died before finishing.
@@ -73,16 +83,13 @@ extension LocalVault {
                     UPDATE idempotency_keys SET request_hash = ?, created_at = ?
                     WHERE scope = ? AND key = ? AND status IS NULL AND created_at < ?
                     """,
-                arguments: [
-                    requestHash, now.storedMilliseconds, scope, key,
-                    now.addingTimeInterval(-Self.idempotencyLease).storedMilliseconds,
-                ]
+                arguments: takeOver
             )
             if db.changesCount == 1 { return nil }
             return try Row.fetchOne(
                 db,
                 sql: "SELECT request_hash, status, body FROM idempotency_keys WHERE scope = ? AND key = ?",
-                arguments: [scope, key]
+                arguments: select
             ).map { (hash: $0["request_hash"], status: $0["status"], body: $0["body"]) }
         }
         guard let stored else { return .claimed }
@@ -129,10 +136,11 @@ extension LocalVault {
             volatileIdempotency.complete(Self.volatileID(scope: scope, key: key), status: status, sealedBody: sealed)
             return
         }
+        let arguments = try StatementArguments.checked([status, Data(sealed), scope, key])
         try await store.pool.write { db in
             try db.execute(
                 sql: "UPDATE idempotency_keys SET status = ?, body = ? WHERE scope = ? AND key = ?",
-                arguments: [status, Data(sealed), scope, key]
+                arguments: arguments
             )
         }
     }
@@ -144,10 +152,11 @@ extension LocalVault {
             volatileIdempotency.release(Self.volatileID(scope: scope, key: key))
             return
         }
+        let arguments = try StatementArguments.checked([scope, key])
         try await store.pool.write { db in
             try db.execute(
                 sql: "DELETE FROM idempotency_keys WHERE scope = ? AND key = ? AND status IS NULL",
-                arguments: [scope, key]
+                arguments: arguments
             )
         }
     }

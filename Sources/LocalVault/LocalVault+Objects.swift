@@ -63,7 +63,8 @@ extension LocalVault {
     // MARK: Create, read, update, delete
 
     /// Creates an object (POST /kv).
-    /// - Throws: ``LocalVaultError``: 422 for an invalid name or context, 409 if the name is in use.
+    /// - Throws: ``LocalVaultError``: 422 for a name or context that breaks the rules (``ObjectName``,
+    ///   ``KeyContext``), 409 if the name is in use.
     public func createObject(
         name: String,
         value: String,
@@ -72,13 +73,18 @@ extension LocalVault {
     ) async throws
         -> ObjectMetadata
     {
-        guard !name.isEmpty, name.count <= Self.maxNameLength else {
-            throw LocalVaultError(.unprocessable, "name must be 1 to \(Self.maxNameLength) characters")
+        do {
+            try ObjectName.validate(name)
+        } catch {
+            throw LocalVaultError(.unprocessable, error.description)
         }
         let objectID = try Self.newID()
         let version = try await seal(value, objectID: objectID, context: context, environmentID: caller.environmentID)
         let contextJSON = String(decoding: try JSONEncoder().encode(context), as: UTF8.self)
         let now = Date().storedMilliseconds
+        let arguments = try StatementArguments.checked([
+            objectID, caller.environmentID, name, contextJSON, now, now, caller.actor.id, caller.actor.name, version.id,
+        ])
         do {
             try await store.pool.write { db in
                 try db.execute(
@@ -87,10 +93,7 @@ extension LocalVault {
                                              updated_by_id, updated_by_name, current_version_id)
                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                         """,
-                    arguments: [
-                        objectID, caller.environmentID, name, contextJSON, now, now, caller.actor.id, caller.actor.name,
-                        version.id,
-                    ]
+                    arguments: arguments
                 )
                 try Self.insert(version, objectID: objectID, createdAt: now, db: db)
             }
@@ -106,7 +109,8 @@ extension LocalVault {
         try await decrypt(fetch(where: "o.id = ?", id, environmentID: environmentID))
     }
 
-    /// Reads an object by name (GET /kv/name/{name}).
+    /// Reads an object by name (GET /kv/name/{name}). A name that holds a control character names
+    /// no object: 404.
     public func readObject(named name: String, environmentID: String) async throws -> VaultObject {
         try await decrypt(fetch(where: "o.name = ?", name, environmentID: environmentID))
     }
@@ -132,25 +136,28 @@ extension LocalVault {
         if let versionCheck, versionCheck != current.versionID { throw Self.versionConflict }
         let version = try await seal(value, objectID: id, context: current.context, environmentID: caller.environmentID)
         let now = Date().storedMilliseconds
+        // The check and the switch to the new version happen in one write transaction.
+        var sql = """
+            UPDATE objects SET current_version_id = ?, updated_at = ?, updated_by_id = ?, updated_by_name = ?
+            WHERE id = ? AND environment_id = ? AND deleted_at IS NULL
+            """
+        var values: [(any DatabaseValueConvertible)?] = [
+            version.id, now, caller.actor.id, caller.actor.name, id, caller.environmentID,
+        ]
+        if let versionCheck {
+            sql += " AND current_version_id = ?"
+            values.append(versionCheck)
+        }
+        let arguments = try StatementArguments.checked(values)
+        let update = sql
+        let liveArguments = try StatementArguments.checked([id, caller.environmentID])
         try await store.pool.write { db in
-            // The check and the switch to the new version happen in one write transaction.
-            var sql = """
-                UPDATE objects SET current_version_id = ?, updated_at = ?, updated_by_id = ?, updated_by_name = ?
-                WHERE id = ? AND environment_id = ? AND deleted_at IS NULL
-                """
-            var arguments: StatementArguments = [
-                version.id, now, caller.actor.id, caller.actor.name, id, caller.environmentID,
-            ]
-            if let versionCheck {
-                sql += " AND current_version_id = ?"
-                arguments += [versionCheck]
-            }
-            try db.execute(sql: sql, arguments: arguments)
+            try db.execute(sql: update, arguments: arguments)
             guard db.changesCount == 1 else {
                 let stillLive = try Bool.fetchOne(
                     db,
                     sql: "SELECT 1 FROM objects WHERE id = ? AND environment_id = ? AND deleted_at IS NULL",
-                    arguments: [id, caller.environmentID]
+                    arguments: liveArguments
                 )
                 throw stillLive == true ? Self.versionConflict : LocalVaultError.objectNotFound
             }
@@ -168,18 +175,21 @@ extension LocalVault {
     ) async throws
         -> DeleteObjectResponse
     {
+        guard !ControlCharacters.occur(in: id) else { throw LocalVaultError.objectNotFound }
         let now = Date().storedMilliseconds
+        let select = try StatementArguments.checked([id, environmentID])
+        let update = try StatementArguments.checked([now, id])
         let name = try await store.pool.write { db -> String in
             guard
                 let row = try Row.fetchOne(
                     db,
                     sql:
                         "SELECT name, current_version_id FROM objects WHERE id = ? AND environment_id = ? AND deleted_at IS NULL",
-                    arguments: [id, environmentID]
+                    arguments: select
                 )
             else { throw LocalVaultError.objectNotFound }
             if let versionCheck, versionCheck != row["current_version_id"] { throw Self.versionConflict }
-            try db.execute(sql: "UPDATE objects SET deleted_at = ? WHERE id = ?", arguments: [now, id])
+            try db.execute(sql: "UPDATE objects SET deleted_at = ? WHERE id = ?", arguments: update)
             return row["name"]
         }
         return DeleteObjectResponse(success: true, name: name)
@@ -195,7 +205,7 @@ extension LocalVault {
                         (SELECT id FROM objects WHERE deleted_at IS NOT NULL AND deleted_at <= ?);
                     DELETE FROM objects WHERE deleted_at IS NOT NULL AND deleted_at <= ?;
                     """,
-                arguments: [cutoff.storedMilliseconds, cutoff.storedMilliseconds]
+                arguments: try StatementArguments.checked([cutoff.storedMilliseconds, cutoff.storedMilliseconds])
             )
             return db.changesCount
         }
@@ -206,6 +216,7 @@ extension LocalVault {
     /// The versions of an object, newest first (GET /kv/{id}/versions).
     public func listVersions(id: String, environmentID: String) async throws -> ListResponse<ObjectVersion> {
         let current = try await fetch(where: "o.id = ?", id, environmentID: environmentID)
+        let arguments = try StatementArguments.checked([id])
         let versions = try await store.pool.read { db in
             try Row.fetchAll(
                 db,
@@ -213,7 +224,7 @@ extension LocalVault {
                     SELECT id, created_at, size, etag FROM object_versions
                     WHERE object_id = ? ORDER BY created_at DESC, rowid DESC
                     """,
-                arguments: [id]
+                arguments: arguments
             ).map { row in
                 ObjectVersion(
                     id: row["id"],
@@ -229,7 +240,8 @@ extension LocalVault {
 
     /// A page of the environment's live objects (GET /kv), ordered by creation. `after` and
     /// `before` are object ids from a previous page's `list_metadata`.
-    /// - Throws: ``LocalVaultError``: 422 for a limit outside 1...100 or an unknown cursor.
+    /// - Throws: ``LocalVaultError``: 422 for a limit outside 1...100, an unknown cursor, or a
+    ///   search holding a control character (no name holds one).
     public func listObjects(
         _ query: ListObjectsQuery,
         environmentID: String
@@ -239,32 +251,39 @@ extension LocalVault {
         guard (1...ListObjectsQuery.maxLimit).contains(query.limit) else {
             throw LocalVaultError(.unprocessable, "limit must be 1 to \(ListObjectsQuery.maxLimit)")
         }
+        if let search = query.search, ControlCharacters.occur(in: search) {
+            throw LocalVaultError(.unprocessable, "search must not contain \(ControlCharacters.rule)")
+        }
+        let cursorID = query.before ?? query.after
+        // Object ids are ours (lowercase UUIDs): one with a control character names no object.
+        if let cursorID, ControlCharacters.occur(in: cursorID) { throw Self.unknownCursor }
+        let cursorArguments = try StatementArguments.checked([cursorID, environmentID])
         return try await store.pool.read { db in
             var conditions = ["environment_id = ?", "deleted_at IS NULL"]
-            var arguments: StatementArguments = [environmentID]
+            var values: [(any DatabaseValueConvertible)?] = [environmentID]
             if let search = query.search, !search.isEmpty {
                 conditions.append("name LIKE ? ESCAPE '\\'")
                 let escaped = search.replacingOccurrences(of: "\\", with: "\\\\")
                     .replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
-                arguments += ["%\(escaped)%"]
+                values.append("%\(escaped)%")
             }
             if let updatedAfter = query.updatedAfter {
                 conditions.append("updated_at > ?")
-                arguments += [updatedAfter.storedMilliseconds]
+                values.append(updatedAfter.storedMilliseconds)
             }
             // Walking backwards (a `before` cursor) reads in the opposite order and flips the page.
             let backwards = query.before != nil
             let ascending = (query.order == .ascending) != backwards
-            if let cursorID = query.before ?? query.after {
+            if let cursorID {
                 guard
                     let createdAt = try Int64.fetchOne(
                         db,
                         sql: "SELECT created_at FROM objects WHERE id = ? AND environment_id = ?",
-                        arguments: [cursorID, environmentID]
+                        arguments: cursorArguments
                     )
-                else { throw LocalVaultError(.unprocessable, "the list cursor does not name an object") }
+                else { throw Self.unknownCursor }
                 conditions.append("(created_at, id) \(ascending ? ">" : "<") (?, ?)")
-                arguments += [createdAt, cursorID]
+                values += [createdAt, cursorID]
             }
             let direction = ascending ? "ASC" : "DESC"
             var rows = try Row.fetchAll(
@@ -273,7 +292,7 @@ extension LocalVault {
                     SELECT id, name, updated_at FROM objects WHERE \(conditions.joined(separator: " AND "))
                     ORDER BY created_at \(direction), id \(direction) LIMIT ?
                     """,
-                arguments: arguments + [query.limit + 1]
+                arguments: try StatementArguments.checked(values + [query.limit + 1])
             )
             let hasMore = rows.count > query.limit
             rows = Array(rows.prefix(query.limit))
@@ -301,6 +320,8 @@ extension LocalVault {
         "version_check does not match the current version",
         rule: .versionCheck
     )
+
+    static let unknownCursor = LocalVaultError(.unprocessable, "the list cursor does not name an object")
 
     static func newID() throws -> String { try Identifier.randomString() }
 
@@ -338,18 +359,22 @@ extension LocalVault {
                 INSERT INTO object_versions (id, object_id, created_at, size, etag, data_key_id, sealed_value)
                 VALUES (?, ?, ?, ?, ?, ?, ?)
                 """,
-            arguments: [
+            arguments: try StatementArguments.checked([
                 version.id, objectID, createdAt, version.size, version.etag, version.dataKeyID, Data(version.bytes),
-            ]
+            ])
         )
     }
 
+    /// The live object whose id or name is `value`. Ids are ours and names follow ``ObjectName``:
+    /// text holding a control character names no object, and is never matched cut at a NUL.
     private func fetch(where condition: String, _ value: String, environmentID: String) async throws -> ObjectRow {
+        guard !ControlCharacters.occur(in: value) else { throw LocalVaultError.objectNotFound }
+        let arguments = try StatementArguments.checked([value, environmentID])
         let row = try await store.pool.read { db in
             try Row.fetchOne(
                 db,
                 sql: "\(ObjectRow.selection) WHERE \(condition) AND o.environment_id = ? AND o.deleted_at IS NULL",
-                arguments: [value, environmentID]
+                arguments: arguments
             ).map(ObjectRow.init(row:))
         }
         guard let row else { throw LocalVaultError.objectNotFound }

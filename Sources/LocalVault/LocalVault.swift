@@ -60,8 +60,8 @@ public struct IssuedDataKey: Sendable {
 public final class LocalVault: Sendable {
     /// The environment of API keys configured without one.
     public static let defaultEnvironmentID = "environment_local"
-    /// The longest object name, in characters.
-    public static let maxNameLength = 200
+    /// The longest object name, in characters (see ``ObjectName`` for the whole rule).
+    public static let maxNameLength = ObjectName.maxLength
 
     let store: VaultStore
     let rootKey: DataKey
@@ -192,7 +192,7 @@ public final class LocalVault: Sendable {
                     guard let customer = customerKeys.values.first(where: { $0.keyID == entry.kekID }) else {
                         lastError = LocalVaultError(
                             .insufficientPermissions,
-                            "insufficient permissions to use the customer-managed key \(entry.kekID)"
+                            "insufficient permissions to use the customer-managed key these keys were wrapped under"
                         )
                         continue
                     }

@@ -73,6 +73,23 @@ final class VaultStore: Sendable {
             // Every claim deletes expired keys: without this index that is a scan of the table.
             try db.execute(sql: "CREATE INDEX idempotency_keys_by_age ON idempotency_keys (created_at)")
         }
+        migrator.registerMigration("v4: keks_quarantine") { db in
+            // KEK rows that do not open under their own associated data (stored cut at a NUL by
+            // older builds) are moved here, kept rather than deleted; see KEKRing.
+            try db.execute(
+                sql: """
+                    CREATE TABLE keks_quarantine (
+                        id TEXT PRIMARY KEY,
+                        environment_id TEXT NOT NULL,
+                        context_key TEXT NOT NULL,
+                        context_value TEXT NOT NULL,
+                        wrapped_key BLOB NOT NULL,
+                        created_at INTEGER NOT NULL,
+                        quarantined_at INTEGER NOT NULL
+                    )
+                    """
+            )
+        }
         return migrator
     }
 }

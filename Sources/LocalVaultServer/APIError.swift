@@ -79,6 +79,8 @@ enum ErrorMapping {
             )
         case let error as KeyContextError:
             return (.unprocessable(error.description), false)
+        case let error as ObjectNameError:
+            return (.unprocessable(error.description), false)
         case let error as DecodingError:
             return (apiError(for: error), false)
         case is EnvelopeCryptoError:

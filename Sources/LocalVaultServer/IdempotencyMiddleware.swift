@@ -4,6 +4,7 @@ import LocalVault
 import Logging
 import NIOCore
 import Synchronization
+import VaultAPI
 
 /// `Idempotency-Key` on POST: the first response (anything below 500) to a key is stored by the
 /// engine for 24 hours and replayed to retries with the same key, method, path and body, which
@@ -30,6 +31,9 @@ struct IdempotencyMiddleware: RouterMiddleware {
         }
         guard !key.isEmpty, key.count <= Self.maxKeyLength else {
             throw APIError.badRequest("the Idempotency-Key header must be 1 to \(Self.maxKeyLength) characters")
+        }
+        guard !ControlCharacters.occur(in: key) else {
+            throw APIError.badRequest("the Idempotency-Key header must not contain \(ControlCharacters.rule)")
         }
         guard let durable = Self.recordIsDurable(path: request.uri.path) else {
             return try await next(request, context)

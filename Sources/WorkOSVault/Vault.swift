@@ -202,7 +202,15 @@ public final class Vault: Sendable {
     // MARK: Objects
 
     /// Stores a new object. Its context never changes; updates add versions.
+    /// - Throws: ``VaultError``: ``VaultError/Code-swift.struct/badRequest`` for a name that breaks
+    ///   ``ObjectName``'s rule and ``VaultError/Code-swift.struct/invalidKeyContext`` for a context
+    ///   that breaks ``KeyContext``'s, both before any request.
     public func createObject(name: String, value: String, context: KeyContext) async throws -> ObjectMetadata {
+        do {
+            try ObjectName.validate(name)
+        } catch {
+            throw VaultError(error)
+        }
         try validate(context)
         return try await objects.createObject(name: name, value: value, context: context, logger: logger)
     }

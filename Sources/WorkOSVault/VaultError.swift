@@ -87,6 +87,11 @@ extension VaultError {
         self.init(.invalidKeyContext, error.description)
     }
 
+    /// A name the server would refuse with 422, refused before any request.
+    init(_ error: ObjectNameError) {
+        self.init(.badRequest, error.description)
+    }
+
     /// Maps a crypto failure to the client's error.
     init(_ error: EnvelopeCryptoError) {
         switch error.code {
