@@ -86,10 +86,13 @@ public struct KeyContext: Sendable, Hashable, Codable, ExpressibleByDictionaryLi
         let container = try decoder.container(keyedBy: AnyKey.self)
         var pairs: [String: String] = [:]
         for key in container.allKeys {
-            guard let value = try? container.decode(String.self, forKey: key) else {
+            do {
+                pairs[key.stringValue] = try container.decode(String.self, forKey: key)
+            } catch DecodingError.typeMismatch, DecodingError.valueNotFound {
                 throw KeyContextError.nonStringValue
             }
-            pairs[key.stringValue] = value
+            // Anything else (an escape that is no Unicode text, such as a lone surrogate) is
+            // malformed JSON, answered as the decoder answers it in any other field.
         }
         self.pairs = pairs
     }

@@ -167,6 +167,25 @@ struct TextRuleRouteTests {
     }
 
     @Test(
+        "an escape that is no Unicode text (a lone surrogate) is 400 whichever field holds it",
+        arguments: [
+            ("/vault/v1/kv", #"{"name": "\ud800", "value": "v", "key_context": {"k": "v"}}"#),
+            ("/vault/v1/kv", #"{"name": "n", "value": "\ud800", "key_context": {"k": "v"}}"#),
+            ("/vault/v1/kv", #"{"name": "n", "value": "v", "key_context": {"\ud800": "v"}}"#),
+            ("/vault/v1/kv", #"{"name": "n", "value": "v", "key_context": {"k": "\udc00x"}}"#),
+            ("/vault/v1/keys/data-key", #"{"context": {"k": "\ud800"}}"#),
+            ("/vault/v1/keys/data-key", #"{"context": {"\ud800": "v"}}"#),
+        ]
+    )
+    func loneSurrogates(path: String, body: String) async throws {
+        try await VaultHarness.run { _, client in
+            let response = try await client.send(.post, path, json: body)
+            #expect(response.status == .badRequest, "\(body): \(response.text)")
+            #expect(try response.errorBody().error?.contains("not valid") == true, "\(response.text)")
+        }
+    }
+
+    @Test(
         "path segments and query parameters that are not UTF-8 are 400",
         arguments: [
             "/vault/v1/kv/name/n%C3%28", "/vault/v1/kv/%FF", "/vault/v1/kv/%FF/versions", "/vault/v1/kv?search=%C3%28",
