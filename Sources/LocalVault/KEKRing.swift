@@ -107,29 +107,35 @@ final class KEKRing: Sendable {
     }
 
     /// Whether the root key is the store's: some other KEK row opens with it, or there is none.
+    /// Stops at the first row that opens; under a wrong root key it gives up after
+    /// `rootKeyCheckLimit` rows, so a failing request costs no scan of a large store.
     private func rootKeyOpensAnotherKEK(than id: String) async throws -> Bool {
-        let arguments = try StatementArguments.checked([id])
-        let rows = try await store.pool.read { db in
-            try Row.fetchAll(
+        let arguments = try StatementArguments.checked([id, Self.rootKeyCheckLimit])
+        return try await store.pool.read { db in
+            let rows = try Row.fetchCursor(
                 db,
                 sql: """
                     SELECT id, environment_id, context_key, context_value, wrapped_key FROM keks
-                    WHERE id != ? ORDER BY created_at LIMIT 16
+                    WHERE id != ? LIMIT ?
                     """,
                 arguments: arguments
             )
-        }
-        if rows.isEmpty { return true }
-        return rows.contains { row in
-            let name = Name(
-                environmentID: row["environment_id"],
-                contextKey: row["context_key"],
-                contextValue: row["context_value"]
-            )
-            let wrapped: Data = row["wrapped_key"]
-            return (try? unwrap(id: row["id"], wrapped: Array(wrapped), name: name)) != nil
+            var sawAny = false
+            while let row = try rows.next() {
+                sawAny = true
+                let name = Name(
+                    environmentID: row["environment_id"],
+                    contextKey: row["context_key"],
+                    contextValue: row["context_value"]
+                )
+                let wrapped: Data = row["wrapped_key"]
+                if (try? self.unwrap(id: row["id"], wrapped: Array(wrapped), name: name)) != nil { return true }
+            }
+            return !sawAny
         }
     }
+
+    private static let rootKeyCheckLimit = 1000
 
     /// A KEK by id, if it exists in `environmentID`.
     func kek(id: String, environmentID: String) async throws -> KEK? {

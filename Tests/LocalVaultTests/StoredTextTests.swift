@@ -56,7 +56,7 @@ struct StoredTextTests {
         #expect(try await vault.readObject(named: Self.longName, environmentID: caller.environmentID).id == long.id)
 
         // In the store itself.
-        let objects = try await vault.store.pool.read { db in
+        let objects = try vault.store.pool.read { db in
             try Row.fetchAll(
                 db,
                 sql:
@@ -75,7 +75,7 @@ struct StoredTextTests {
         #expect(Self.bytes(longRow, "name") == Array(Self.longName.utf8))
         #expect(Self.bytes(longRow, "name").count == ObjectName.maxByteCount)
 
-        let storedVersions = try await vault.store.pool.read { db in
+        let storedVersions = try vault.store.pool.read { db in
             try Row.fetchAll(
                 db,
                 sql: "SELECT \(Self.asBytes("id", "etag", "data_key_id")) FROM object_versions WHERE object_id = ?",
@@ -88,7 +88,7 @@ struct StoredTextTests {
         #expect(Set(storedVersions.map { Self.bytes($0, "etag") }) == Set(versions.map { Array($0.etag.utf8) }))
         #expect(storedVersions.contains { Self.bytes($0, "data_key_id") == Array(updated.metadata.keyID.utf8) })
 
-        let keks = try await vault.store.pool.read { db in
+        let keks = try vault.store.pool.read { db in
             try Row.fetchAll(
                 db,
                 sql: "SELECT \(Self.asBytes("environment_id", "context_key", "context_value")) FROM keks"
@@ -115,7 +115,7 @@ struct StoredTextTests {
             try await vault.claimIdempotencyKey(scope: scope, key: key, requestHash: hash)
                 == .replay(status: 201, body: Array(sample.utf8))
         )
-        let record = try await vault.store.pool.read { db in
+        let record = try vault.store.pool.read { db in
             try Row.fetchOne(db, sql: "SELECT \(Self.asBytes("scope", "key", "request_hash")) FROM idempotency_keys")
         }
         let stored = try #require(record)
