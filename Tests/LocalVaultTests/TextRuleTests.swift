@@ -14,6 +14,17 @@ struct TextRuleTests {
     static let env = LocalVault.defaultEnvironmentID
     static let controls = ["\u{0}", "\u{1}", "\n", "\u{1F}", "\u{7F}", "\u{80}", "\u{85}", "\u{9F}"]
 
+    @Test("the control characters are exactly U+0000 to U+001F, U+007F and U+0080 to U+009F")
+    func controlCharacterBoundaries() {
+        for scalar in (0...0x2FF).compactMap(Unicode.Scalar.init) + ["\u{FFFD}", "\u{200F}", "\u{10FFFF}", "𠜎"] {
+            let expected = scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value)
+            #expect(ControlCharacters.occur(in: "a\(scalar)b") == expected, "U+\(String(scalar.value, radix: 16))")
+            #expect(ControlCharacters.occur(in: String(scalar)) == expected)
+        }
+        #expect(!ControlCharacters.occur(in: ""))
+        #expect(!ControlCharacters.occur(in: "\u{C2}\u{A0}"))
+    }
+
     @Test("a NUL in a context value or key is refused, and the clean context keeps working")
     func nulInContext() async throws {
         let temporary = try TemporaryVault()
