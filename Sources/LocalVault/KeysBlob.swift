@@ -13,8 +13,8 @@ import VaultAPI
 /// (prefix, version, data key id) and to the entry's kind and id, so an entry cannot be moved to
 /// another blob or relabelled. Version 2 (written since the environment fix) also binds the
 /// environment that issued the key: a blob used in another environment does not open there.
-/// Version 1 blobs bind no environment; ``LocalVault`` reads them under the rules in
-/// ``LegacyKeysPolicy``.
+/// Version 1 blobs bind no environment; ``LocalVault`` reads them only where their environment
+/// is shown (see ``LocalVaultConfiguration/legacyCustomerKeyEnvironments``).
 struct KeysBlob: Sendable, Hashable {
     /// The format versions; the version is part of every entry's associated data, so a blob
     /// relabelled to another version opens under neither.
