@@ -287,12 +287,22 @@ public final class LocalVault: Sendable {
             blob.version == .environmentBound || origin == .storedObject
             || (!holdsVaultEntries && legacyCustomerKeyEnvironments.contains(environmentID))
         if environmentIsBound {
-            return try await unwrapCustomerEntries(customerEntries, of: blob, environmentID: environmentID)
+            return try await unwrapCustomerEntries(
+                customerEntries,
+                of: blob,
+                environmentID: environmentID,
+                origin: origin
+            )
         }
         // A version-1 blob from a client: only a Vault-managed entry can show where it was issued.
         guard holdsVaultEntries else { throw LocalVaultError.foreignKeys }
         let shown = try await unwrapVaultEntries(blob, environmentID: environmentID)
-        let key = try await unwrapCustomerEntries(customerEntries, of: blob, environmentID: environmentID)
+        let key = try await unwrapCustomerEntries(
+            customerEntries,
+            of: blob,
+            environmentID: environmentID,
+            origin: origin
+        )
         guard key == shown else { throw LocalVaultError.foreignKeys }
         return key
     }
@@ -320,7 +330,8 @@ public final class LocalVault: Sendable {
     private func unwrapCustomerEntries(
         _ entries: [KeysBlob.Entry],
         of blob: KeysBlob,
-        environmentID: String
+        environmentID: String,
+        origin: KeysOrigin
     ) async throws -> DataKey {
         var lastError = LocalVaultError.foreignKeys
         for entry in entries {
@@ -335,10 +346,18 @@ public final class LocalVault: Sendable {
             let associatedData = blob.associatedData(kind: .customer, kekID: entry.kekID, environmentID: environmentID)
             do {
                 return try await customer.provider.unwrap(entry.wrappedKey, associatedData: associatedData)
-            } catch let error as LocalVaultError {
+            } catch let error as LocalVaultError where error.kind == .insufficientPermissions {
                 lastError = error
             } catch {
-                lastError = LocalVaultError.foreignKeys
+                // From a client, a blob that does not open is foreign. A stored object's blob is
+                // this vault's own: if the customer key no longer opens it, the key was replaced.
+                lastError =
+                    origin == .storedObject
+                    ? LocalVaultError(
+                        .insufficientPermissions,
+                        "the customer-managed key \(customer.keyID) cannot unwrap this data key"
+                    )
+                    : LocalVaultError.foreignKeys
             }
         }
         throw lastError

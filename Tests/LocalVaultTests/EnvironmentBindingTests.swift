@@ -87,4 +87,23 @@ import VaultAPI
             }
         }
     }
+
+    @Test("a replaced customer key: a client's blob is foreign (400), a stored object is a 403")
+    func replacedCustomerKey() async throws {
+        let (folder, mapping) = try Self.customerKeyFile()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let vault = try TemporaryVault(customerKeys: [mapping]).vault
+        let context: KeyContext = ["organization_id": "org_abc"]
+        let issued = try await vault.createDataKey(context: context, environmentID: Self.local)
+        let object = try await vault.createObject(name: "s", value: "v", context: context, caller: .alice)
+        let path = try #require((mapping.provider as? FileKeyProvider)?.path)
+        try Data(try DataKey.generate().base64EncodedString().utf8).write(to: URL(fileURLWithPath: path))
+        await Self.expectForeign {
+            _ = try await vault.decryptDataKey(encryptedKeys: issued.encryptedKeys, environmentID: Self.local)
+        }
+        let error = await #expect(throws: LocalVaultError.self) {
+            _ = try await vault.readObject(id: object.id, environmentID: Self.local)
+        }
+        #expect(error?.httpStatus == 403)
+    }
 }
