@@ -97,7 +97,14 @@ let package = Package(
         ),
         .testTarget(
             name: "LocalVaultTests",
-            dependencies: ["LocalVault", "VaultAPI", "EnvelopeCrypto", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: [
+                "LocalVault",
+                "VaultAPI",
+                "EnvelopeCrypto",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(
             name: "LocalVaultServerTests",
@@ -109,6 +116,7 @@ let package = Package(
                 "EnvelopeCrypto",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -10,7 +10,9 @@ public protocol CustomerKeyProvider: Sendable {
     /// - Throws: ``LocalVaultError/Kind-swift.enum/insufficientPermissions`` when the key cannot be used.
     func wrap(_ key: DataKey, associatedData: [UInt8]) async throws -> [UInt8]
     /// Unwraps what ``wrap(_:associatedData:)`` returned.
-    /// - Throws: ``LocalVaultError/Kind-swift.enum/insufficientPermissions`` when the key cannot be used.
+    /// - Throws: ``LocalVaultError/Kind-swift.enum/insufficientPermissions`` when the key cannot be
+    ///   used; any other error when `wrapped` does not open with `associatedData` (altered, or
+    ///   issued in another environment), which the vault answers as foreign keys (400).
     func unwrap(_ wrapped: [UInt8], associatedData: [UInt8]) async throws -> DataKey
 }
 
@@ -72,36 +74,51 @@ public struct CustomerKeyMapping: Sendable {
 }
 
 /// A customer-managed key kept in a file (the raw 32 bytes, or their base64). The file is read
-/// on every use, so taking the service's access away (removing or replacing the file) takes
-/// effect at once, as revoking a grant in a cloud KMS would.
+/// on every use, so taking the service's access away (removing the file or its permissions)
+/// takes effect at once, as revoking a grant in a cloud KMS would.
+///
+/// The read runs on a thread of its own with a deadline (``readTimeout``), so a slow or hung file
+/// system never stalls the caller's executor; a key file that is not a regular file (a FIFO, a
+/// device) or does not answer in time makes the key unusable (403).
 public struct FileKeyProvider: CustomerKeyProvider {
+    /// How long a read of the key file may take by default.
+    public static let defaultReadTimeout: Duration = .seconds(5)
+
     public let keyID: String
     public let path: String
+    /// How long a read of the key file may take before the key counts as unusable.
+    public let readTimeout: Duration
 
-    public init(keyID: String, path: String) {
+    public init(keyID: String, path: String, readTimeout: Duration = Self.defaultReadTimeout) {
         self.keyID = keyID
         self.path = path
+        self.readTimeout = readTimeout
     }
 
     public func wrap(_ key: DataKey, associatedData: [UInt8]) async throws -> [UInt8] {
-        try loadKey().wrap(key, associatedData: associatedData)
+        try await loadKey().wrap(key, associatedData: associatedData)
     }
 
     public func unwrap(_ wrapped: [UInt8], associatedData: [UInt8]) async throws -> DataKey {
-        let customerKey = try loadKey()
+        let customerKey = try await loadKey()
         do {
             return try customerKey.unwrap(wrapped[...], associatedData: associatedData)
         } catch {
-            throw LocalVaultError(
-                .insufficientPermissions,
-                "the customer-managed key \(keyID) cannot unwrap this data key"
-            )
+            // Altered, wrapped under another key, or issued in another environment: the same
+            // answer as any foreign blob.
+            throw LocalVaultError.foreignKeys
         }
     }
 
-    private func loadKey() throws -> DataKey {
+    private func loadKey() async throws -> DataKey {
+        let path = path
         do {
-            return try KeyFile.load(path: path)
+            return try await OffloadedFileRead.run(timeout: readTimeout) { try KeyFile.load(path: path) }
+        } catch is OffloadedFileRead.TimedOut {
+            throw LocalVaultError(
+                .insufficientPermissions,
+                "insufficient permissions to use the customer-managed key \(keyID): its key file was not read within \(readTimeout)"
+            )
         } catch {
             throw LocalVaultError(
                 .insufficientPermissions,

@@ -189,7 +189,7 @@ final class KEKRing: Sendable {
     }
 
     /// Binds a wrapped KEK to its row: a row edited to point at another context no longer opens.
-    private static func associatedData(id: String, name: Name) -> [UInt8] {
+    static func associatedData(id: String, name: Name) -> [UInt8] {
         Array("lvs.kek\0\(id)\0\(name.environmentID)\0\(name.contextKey)\0\(name.contextValue)".utf8)
     }
 }

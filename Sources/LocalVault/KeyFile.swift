@@ -7,17 +7,23 @@ import Darwin
 #endif
 
 /// Reads a key file: the raw 32 bytes, or their base64 (surrounding whitespace ignored). The read
-/// buffer is wiped; nothing of the key is logged.
+/// buffer is wiped; nothing of the key is logged. Only a regular file is read: a FIFO or a device
+/// could block the reader forever, so it is refused before any read.
 enum KeyFile {
     enum Failure: Error {
         case unreadable
         case invalid
+        case notARegularFile
     }
 
     static func load(path: String) throws(Failure) -> DataKey {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        // O_NONBLOCK: opening a FIFO without a writer would otherwise block here.
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
         guard descriptor >= 0 else { throw .unreadable }
         defer { close(descriptor) }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else { throw .unreadable }
+        guard status.st_mode & S_IFMT == S_IFREG else { throw .notARegularFile }
         var buffer = [UInt8](repeating: 0, count: 128)
         defer { buffer.wipe() }
         var count = 0

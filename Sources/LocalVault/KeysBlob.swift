@@ -5,14 +5,28 @@ import VaultAPI
 /// LocalVault's `encrypted_keys` format: a data key wrapped under every KEK of its context.
 ///
 /// ```
-/// "LVS.EKM.v1\0" | version 0x01 | data key id (16-byte UUID) | entry count (1..10)
+/// "LVS.EKM.v1\0" | version (0x01 or 0x02) | data key id (16-byte UUID) | entry count (1..10)
 /// entry: kind (0x01 vault KEK, 0x02 customer key) | LEB128 id length | KEK id (UTF-8)
 ///        | LEB128 wrapped length | wrapped DEK (60 bytes for a vault KEK; a provider's own form for a customer key)
 /// ```
-/// Each wrapped DEK is AES-256-GCM under its KEK with the header and the entry's kind and id as
-/// associated data, so an entry cannot be moved to another blob or relabelled.
+/// Each wrapped DEK is AES-256-GCM under its KEK with associated data that binds it to the header
+/// (prefix, version, data key id) and to the entry's kind and id, so an entry cannot be moved to
+/// another blob or relabelled. Version 2 (written since the environment fix) also binds the
+/// environment that issued the key: a blob used in another environment does not open there.
+/// Version 1 blobs bind no environment; ``LocalVault`` reads them only where their environment
+/// is shown (see ``LocalVaultConfiguration/legacyCustomerKeyEnvironments``).
 struct KeysBlob: Sendable, Hashable {
-    static let version: UInt8 = 1
+    /// The format versions; the version is part of every entry's associated data, so a blob
+    /// relabelled to another version opens under neither.
+    enum Version: UInt8, Sendable {
+        /// Before the environment fix: entries bind the header, kind and KEK id only.
+        case environmentUnbound = 1
+        /// Entries also bind the issuing environment.
+        case environmentBound = 2
+    }
+
+    /// The version new blobs are written in.
+    static let currentVersion = Version.environmentBound
     static let maxEntries = KeyContext.maxPairs
     static let maxFieldLength: UInt32 = 4096
 
@@ -27,24 +41,50 @@ struct KeysBlob: Sendable, Hashable {
         var wrappedKey: [UInt8]
     }
 
+    var version: Version
     var dataKeyID: UUID
     var entries: [Entry]
 
-    /// The associated data of one entry.
-    static func associatedData(dataKeyID: UUID, kind: EntryKind, kekID: String) -> [UInt8] {
+    /// The associated data of one entry of this blob, as used in `environmentID`.
+    func associatedData(kind: EntryKind, kekID: String, environmentID: String) -> [UInt8] {
+        Self.associatedData(
+            version: version,
+            dataKeyID: dataKeyID,
+            kind: kind,
+            kekID: kekID,
+            environmentID: environmentID
+        )
+    }
+
+    /// The associated data of one entry. Version 1 ends with the KEK id; version 2 prefixes the
+    /// KEK id with its length so that the environment id after it cannot be shifted into it.
+    static func associatedData(
+        version: Version,
+        dataKeyID: UUID,
+        kind: EntryKind,
+        kekID: String,
+        environmentID: String
+    ) -> [UInt8] {
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(headerCount + 1 + kekID.utf8.count)
-        appendHeader(dataKeyID: dataKeyID, to: &bytes)
+        bytes.reserveCapacity(headerCount + 1 + LEB128.maxByteCount + kekID.utf8.count + environmentID.utf8.count)
+        appendHeader(version: version, dataKeyID: dataKeyID, to: &bytes)
         bytes.append(kind.rawValue)
-        bytes.append(contentsOf: kekID.utf8)
+        switch version {
+        case .environmentUnbound:
+            bytes.append(contentsOf: kekID.utf8)
+        case .environmentBound:
+            LEB128.append(UInt32(kekID.utf8.count), to: &bytes)
+            bytes.append(contentsOf: kekID.utf8)
+            bytes.append(contentsOf: environmentID.utf8)
+        }
         return bytes
     }
 
     private static let headerCount = KeysBlobPrefix.localVault.count + 1 + 16
 
-    private static func appendHeader(dataKeyID: UUID, to bytes: inout [UInt8]) {
+    private static func appendHeader(version: Version, dataKeyID: UUID, to bytes: inout [UInt8]) {
         bytes.append(contentsOf: KeysBlobPrefix.localVault)
-        bytes.append(version)
+        bytes.append(version.rawValue)
         withUnsafeBytes(of: dataKeyID.uuid) { bytes.append(contentsOf: $0) }
     }
 
@@ -55,7 +95,7 @@ struct KeysBlob: Sendable, Hashable {
                 $0 + 1 + 2 * LEB128.maxByteCount + $1.kekID.utf8.count + $1.wrappedKey.count
             }
         )
-        Self.appendHeader(dataKeyID: dataKeyID, to: &bytes)
+        Self.appendHeader(version: version, dataKeyID: dataKeyID, to: &bytes)
         bytes.append(UInt8(entries.count))
         for entry in entries {
             bytes.append(entry.kind.rawValue)
@@ -67,13 +107,16 @@ struct KeysBlob: Sendable, Hashable {
         return bytes
     }
 
-    /// Parses a blob; `nil` if it is not a well-formed LocalVault keys blob.
+    /// Parses a blob of either version; `nil` if it is not a well-formed LocalVault keys blob.
     init?(parsing bytes: [UInt8]) {
         let prefix = KeysBlobPrefix.localVault
         let headerCount = Self.headerCount
-        guard bytes.count > headerCount, bytes.starts(with: prefix), bytes[prefix.count] == Self.version else {
+        guard bytes.count > headerCount, bytes.starts(with: prefix),
+            let version = Version(rawValue: bytes[prefix.count])
+        else {
             return nil
         }
+        self.version = version
         let uuidBytes = Array(bytes[(prefix.count + 1)..<headerCount])
         dataKeyID = uuidBytes.withUnsafeBytes { UUID(uuid: $0.loadUnaligned(as: uuid_t.self)) }
         let count = Int(bytes[headerCount])
@@ -102,7 +145,8 @@ struct KeysBlob: Sendable, Hashable {
         self.entries = entries
     }
 
-    init(dataKeyID: UUID, entries: [Entry]) {
+    init(version: Version = Self.currentVersion, dataKeyID: UUID, entries: [Entry]) {
+        self.version = version
         self.dataKeyID = dataKeyID
         self.entries = entries
     }

@@ -386,7 +386,11 @@ extension LocalVault {
         guard let blob = try? EnvelopeBlob(parsing: row.sealedValue, layout: .a) else { throw damaged }
         let key: DataKey
         do {
-            key = try await decryptDataKey(encryptedKeys: blob.encryptedKeys, environmentID: row.environmentID).key
+            key = try await decryptDataKey(
+                encryptedKeys: blob.encryptedKeys,
+                environmentID: row.environmentID,
+                origin: .storedObject
+            ).key
         } catch let error as LocalVaultError where error.kind == .insufficientPermissions {
             throw error
         } catch {

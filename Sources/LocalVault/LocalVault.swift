@@ -1,25 +1,65 @@
 import EnvelopeCrypto
 import Foundation
 import GRDB
+import Logging
 import VaultAPI
 
 /// How to open a LocalVault.
 public struct LocalVaultConfiguration: Sendable {
+    /// The environment variable that, when set, lists (comma-separated) the environments in
+    /// which version-1 `encrypted_keys` that hold only customer-key entries are still accepted.
+    public static let legacyCustomerKeyEnvironmentsVariable = "VAULT_LEGACY_BYOK_ENVIRONMENTS"
+
     /// The folder holding `vault.sqlite` (and `root.key` unless the root key comes from elsewhere).
     public var dataDirectory: String
     /// Where the root key comes from.
     public var rootKey: RootKeySource
     /// Customer-managed keys (BYOK) by context pair.
     public var customerKeys: [CustomerKeyMapping]
+    /// The environments in which `encrypted_keys` written before environments were bound
+    /// (version 1) and holding only customer-key entries are accepted by ``LocalVault/decryptDataKey(encryptedKeys:environmentID:)``
+    /// and ``LocalVault/rekey(encryptedKeys:context:environmentID:)``.
+    ///
+    /// Such a blob carries no proof of the environment that issued it, so it opens only here.
+    /// Version-1 blobs that also hold a Vault-managed entry open only in the environment whose
+    /// KEK opens that entry; version-1 blobs of stored objects open in their object's
+    /// environment; version-2 blobs (all blobs written now) open only in their own environment.
+    public var legacyCustomerKeyEnvironments: Set<String>
+    /// Where to log the creation of a new store and warnings about key-file permissions. None by default.
+    public var logger: Logger?
 
     /// - Parameters:
     ///   - dataDirectory: created (mode 0700) if missing.
     ///   - rootKey: defaults to `VAULT_ROOT_KEY` when set, else `root.key` in `dataDirectory`.
     ///   - customerKeys: BYOK mappings; none by default.
-    public init(dataDirectory: String, rootKey: RootKeySource? = nil, customerKeys: [CustomerKeyMapping] = []) {
+    ///   - legacyCustomerKeyEnvironments: defaults to `VAULT_LEGACY_BYOK_ENVIRONMENTS` when set
+    ///     (an empty value accepts such blobs nowhere), else ``LocalVault/defaultEnvironmentID``.
+    ///   - logger: none by default.
+    public init(
+        dataDirectory: String,
+        rootKey: RootKeySource? = nil,
+        customerKeys: [CustomerKeyMapping] = [],
+        legacyCustomerKeyEnvironments: Set<String>? = nil,
+        logger: Logger? = nil
+    ) {
         self.dataDirectory = dataDirectory
         self.rootKey = rootKey ?? .default(dataDirectory: dataDirectory)
         self.customerKeys = customerKeys
+        self.legacyCustomerKeyEnvironments =
+            legacyCustomerKeyEnvironments
+            ?? Self.legacyCustomerKeyEnvironments(
+                variable: ProcessInfo.processInfo.environment[Self.legacyCustomerKeyEnvironmentsVariable]
+            )
+        self.logger = logger
+    }
+
+    /// The legacy environments a value of `VAULT_LEGACY_BYOK_ENVIRONMENTS` names: unset, the
+    /// default environment; empty, none; else the comma-separated ids.
+    public static func legacyCustomerKeyEnvironments(variable value: String?) -> Set<String> {
+        guard let value else { return [LocalVault.defaultEnvironmentID] }
+        return Set(
+            value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        )
     }
 }
 
@@ -36,7 +76,7 @@ public struct VaultCaller: Sendable, Hashable {
 }
 
 /// A data key as issued: the key, its wrapped copies and its context.
-public struct IssuedDataKey: Sendable {
+public struct IssuedDataKey: Sendable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
     public let id: String
     public let key: DataKey
     /// The `encrypted_keys` blob, opaque to clients.
@@ -52,6 +92,11 @@ public struct IssuedDataKey: Sendable {
             context: context
         )
     }
+
+    /// The id only: the key, its wrapped copies and the context are redacted.
+    public var description: String { "IssuedDataKey(id: \(id), redacted)" }
+    public var debugDescription: String { description }
+    public var customMirror: Mirror { Mirror(self, children: ["id": id], displayStyle: .struct) }
 }
 
 /// The Vault service itself, in-process: KEKs per context pair, data keys, rekey, versioned
@@ -60,7 +105,7 @@ public struct IssuedDataKey: Sendable {
 public final class LocalVault: Sendable {
     /// The environment of API keys configured without one.
     public static let defaultEnvironmentID = "environment_local"
-    /// The longest object name, in characters (see ``ObjectName`` for the whole rule).
+    /// The longest object name, in characters.
     public static let maxNameLength = ObjectName.maxLength
 
     let store: VaultStore
@@ -68,26 +113,48 @@ public final class LocalVault: Sendable {
     let volatileIdempotency: VolatileIdempotency
     private let keks: KEKRing
     private let customerKeys: [String: CustomerKeyMapping]
+    private let legacyCustomerKeyEnvironments: Set<String>
 
     /// Opens (or creates) the vault in `configuration.dataDirectory`.
-    /// - Throws: ``LocalVaultError`` if the folder, root key or store cannot be opened.
+    ///
+    /// The store and the root key are checked against each other: a store keeps a check value
+    /// sealed under its root key, and a root key that does not open it is refused. A missing
+    /// root key file is created only for a store that holds no data yet.
+    /// - Throws: ``LocalVaultError`` if the folder, root key or store cannot be opened, or the root
+    ///   key is not the store's (rule ``LocalVaultError/Rule-swift.enum/rootKey``).
     public init(configuration: LocalVaultConfiguration) throws {
+        let directory = configuration.dataDirectory
         do {
             try FileManager.default.createDirectory(
-                atPath: configuration.dataDirectory,
+                atPath: directory,
                 withIntermediateDirectories: true,
                 attributes: [.posixPermissions: 0o700]
             )
         } catch {
-            throw LocalVaultError(.internalError, "cannot create the data folder \(configuration.dataDirectory)")
+            throw LocalVaultError(.internalError, "cannot create the data folder \(directory)")
         }
-        rootKey = try configuration.rootKey.load()
         do {
-            store = try VaultStore(
-                path: (configuration.dataDirectory as NSString).appendingPathComponent("vault.sqlite")
-            )
+            store = try VaultStore(path: (directory as NSString).appendingPathComponent("vault.sqlite"))
+        } catch let error as LocalVaultError {
+            throw error
         } catch {
-            throw LocalVaultError(.internalError, "cannot open the store in \(configuration.dataDirectory): \(error)")
+            let reason = LocalVaultError(storageFailure: error)?.message ?? "\(error)"
+            throw LocalVaultError(.internalError, "cannot open the store in \(directory): \(reason)")
+        }
+        let opened = try RootKeyCheck.open(store: store, rootKey: configuration.rootKey, directory: directory)
+        rootKey = opened.rootKey
+        if opened.isNew || opened.createdKeyFile, let logger = configuration.logger {
+            logger.notice(
+                opened.createdKeyFile ? "created a new vault store and root key" : "created a new vault store",
+                metadata: ["data_dir": "\(directory)", "root_key": "\(configuration.rootKey.logDescription)"]
+            )
+        }
+        if let logger = configuration.logger {
+            KeyFilePermissions.warnIfShared(
+                rootKey: configuration.rootKey,
+                customerKeys: configuration.customerKeys,
+                logger: logger
+            )
         }
         keks = KEKRing(rootKey: rootKey, store: store)
         do {
@@ -99,6 +166,7 @@ public final class LocalVault: Sendable {
             configuration.customerKeys.map { ("\($0.contextKey)\u{0}\($0.contextValue)", $0) },
             uniquingKeysWith: { _, last in last }
         )
+        legacyCustomerKeyEnvironments = configuration.legacyCustomerKeyEnvironments
     }
 
     // MARK: Data keys
@@ -111,22 +179,41 @@ public final class LocalVault: Sendable {
         return try await wrap(key, id: try Identifier.random(), context: context, environmentID: environmentID)
     }
 
-    /// Unwraps a data key from `encrypted_keys` this vault issued (POST /keys/decrypt).
-    /// - Throws: ``LocalVaultError`` (400 for foreign, truncated or altered keys; 403 for an
-    ///   unusable customer key).
+    /// Unwraps a data key from `encrypted_keys` this vault issued in `environmentID` (POST /keys/decrypt).
+    /// - Throws: ``LocalVaultError`` (400 for foreign, truncated or altered keys, and for keys
+    ///   issued in another environment; 403 for an unusable customer key).
     public func decryptDataKey(encryptedKeys: [UInt8], environmentID: String) async throws -> (id: String, key: DataKey)
     {
+        try await decryptDataKey(encryptedKeys: encryptedKeys, environmentID: environmentID, origin: .caller)
+    }
+
+    /// Where `encrypted_keys` come from, which decides how far a version-1 blob is trusted.
+    enum KeysOrigin: Sendable {
+        /// A client sent them: a version-1 customer-key blob must prove its environment.
+        case caller
+        /// A stored object of `environmentID` holds them: the row names the environment.
+        case storedObject
+    }
+
+    func decryptDataKey(
+        encryptedKeys: [UInt8],
+        environmentID: String,
+        origin: KeysOrigin
+    ) async throws -> (id: String, key: DataKey) {
         guard let blob = KeysBlob(parsing: encryptedKeys) else { throw LocalVaultError.foreignKeys }
-        return (blob.dataKeyID.lowercasedString, try await unwrap(blob, environmentID: environmentID))
+        return (
+            blob.dataKeyID.lowercasedString, try await unwrap(blob, environmentID: environmentID, origin: origin)
+        )
     }
 
     /// Re-wraps the data key of `encryptedKeys` under `context`; the key and its id are unchanged
-    /// (POST /keys/rekey).
+    /// (POST /keys/rekey). The result is bound to `environmentID`, like every blob written now.
+    /// - Throws: ``LocalVaultError`` (400 for keys not issued in `environmentID`).
     public func rekey(encryptedKeys: [UInt8], context: KeyContext, environmentID: String) async throws -> IssuedDataKey
     {
         try validate(context)
         guard let blob = KeysBlob(parsing: encryptedKeys) else { throw LocalVaultError.foreignKeys }
-        let key = try await unwrap(blob, environmentID: environmentID)
+        let key = try await unwrap(blob, environmentID: environmentID, origin: .caller)
         return try await wrap(key, id: blob.dataKeyID, context: context, environmentID: environmentID)
     }
 
@@ -148,7 +235,13 @@ public final class LocalVault: Sendable {
         entries.reserveCapacity(context.pairs.count)
         for (contextKey, contextValue) in context.sortedPairs {
             if let customer = customerKey(contextKey: contextKey, contextValue: contextValue) {
-                let associatedData = KeysBlob.associatedData(dataKeyID: id, kind: .customer, kekID: customer.keyID)
+                let associatedData = KeysBlob.associatedData(
+                    version: KeysBlob.currentVersion,
+                    dataKeyID: id,
+                    kind: .customer,
+                    kekID: customer.keyID,
+                    environmentID: environmentID
+                )
                 let wrapped = try await customer.provider.wrap(key, associatedData: associatedData)
                 entries.append(KeysBlob.Entry(kind: .customer, kekID: customer.keyID, wrappedKey: wrapped))
             } else {
@@ -158,7 +251,13 @@ public final class LocalVault: Sendable {
                     contextValue: contextValue
                 )
                 let kek = try await keks.kek(for: name)
-                let associatedData = KeysBlob.associatedData(dataKeyID: id, kind: .vault, kekID: kek.id)
+                let associatedData = KeysBlob.associatedData(
+                    version: KeysBlob.currentVersion,
+                    dataKeyID: id,
+                    kind: .vault,
+                    kekID: kek.id,
+                    environmentID: environmentID
+                )
                 let wrapped = try kek.key.wrap(key, associatedData: associatedData)
                 entries.append(KeysBlob.Entry(kind: .vault, kekID: kek.id, wrappedKey: wrapped))
             }
@@ -174,34 +273,91 @@ public final class LocalVault: Sendable {
     /// Unwraps with the first entry that opens. When the blob holds a customer-key entry only
     /// customer keys are tried: revoking a customer key must make its data unreadable, so a
     /// Vault-managed KEK of another pair is no silent way around it.
-    private func unwrap(_ blob: KeysBlob, environmentID: String) async throws -> DataKey {
+    ///
+    /// Version 2 binds the environment into every entry. A version-1 customer-key entry binds
+    /// none, so a client's version-1 blob with one opens only where its environment is shown: by
+    /// a Vault-managed entry of the same blob that opens under this environment's KEK (and
+    /// yields the same key), or, for a blob without such an entry, by the environment being one
+    /// of the configured legacy ones. A stored object's blob is in its row's environment.
+    private func unwrap(_ blob: KeysBlob, environmentID: String, origin: KeysOrigin) async throws -> DataKey {
         let customerEntries = blob.entries.filter { $0.kind == .customer }
-        var lastError: any Error = LocalVaultError.foreignKeys
-        for entry in customerEntries.isEmpty ? blob.entries : customerEntries {
-            let associatedData = KeysBlob.associatedData(
-                dataKeyID: blob.dataKeyID,
-                kind: entry.kind,
-                kekID: entry.kekID
+        guard !customerEntries.isEmpty else { return try await unwrapVaultEntries(blob, environmentID: environmentID) }
+        let holdsVaultEntries = customerEntries.count < blob.entries.count
+        let environmentIsBound =
+            blob.version == .environmentBound || origin == .storedObject
+            || (!holdsVaultEntries && legacyCustomerKeyEnvironments.contains(environmentID))
+        if environmentIsBound {
+            return try await unwrapCustomerEntries(
+                customerEntries,
+                of: blob,
+                environmentID: environmentID,
+                origin: origin
             )
+        }
+        // A version-1 blob from a client: only a Vault-managed entry can show where it was issued.
+        guard holdsVaultEntries else { throw LocalVaultError.foreignKeys }
+        let shown = try await unwrapVaultEntries(blob, environmentID: environmentID)
+        let key = try await unwrapCustomerEntries(
+            customerEntries,
+            of: blob,
+            environmentID: environmentID,
+            origin: origin
+        )
+        guard key == shown else { throw LocalVaultError.foreignKeys }
+        return key
+    }
+
+    private func unwrapVaultEntries(_ blob: KeysBlob, environmentID: String) async throws -> DataKey {
+        var lastError = LocalVaultError.foreignKeys
+        for entry in blob.entries where entry.kind == .vault {
             do {
-                switch entry.kind {
-                case .vault:
-                    guard let kek = try await keks.kek(id: entry.kekID, environmentID: environmentID) else { continue }
-                    return try kek.key.unwrap(entry.wrappedKey[...], associatedData: associatedData)
-                case .customer:
-                    guard let customer = customerKeys.values.first(where: { $0.keyID == entry.kekID }) else {
-                        lastError = LocalVaultError(
-                            .insufficientPermissions,
-                            "insufficient permissions to use the customer-managed key these keys were wrapped under"
-                        )
-                        continue
-                    }
-                    return try await customer.provider.unwrap(entry.wrappedKey, associatedData: associatedData)
-                }
+                guard let kek = try await keks.kek(id: entry.kekID, environmentID: environmentID) else { continue }
+                let associatedData = blob.associatedData(
+                    kind: .vault,
+                    kekID: entry.kekID,
+                    environmentID: environmentID
+                )
+                return try kek.key.unwrap(entry.wrappedKey[...], associatedData: associatedData)
             } catch let error as LocalVaultError {
                 lastError = error
             } catch {
-                lastError = LocalVaultError.foreignKeys
+                lastError = LocalVaultError(storageFailure: error) ?? LocalVaultError.foreignKeys
+            }
+        }
+        throw lastError
+    }
+
+    private func unwrapCustomerEntries(
+        _ entries: [KeysBlob.Entry],
+        of blob: KeysBlob,
+        environmentID: String,
+        origin: KeysOrigin
+    ) async throws -> DataKey {
+        var lastError = LocalVaultError.foreignKeys
+        for entry in entries {
+            guard let customer = customerKeys.values.first(where: { $0.keyID == entry.kekID }) else {
+                // The id comes from the blob: the message does not repeat it.
+                lastError = LocalVaultError(
+                    .insufficientPermissions,
+                    "insufficient permissions to use the customer-managed key of these encrypted keys"
+                )
+                continue
+            }
+            let associatedData = blob.associatedData(kind: .customer, kekID: entry.kekID, environmentID: environmentID)
+            do {
+                return try await customer.provider.unwrap(entry.wrappedKey, associatedData: associatedData)
+            } catch let error as LocalVaultError where error.kind == .insufficientPermissions {
+                lastError = error
+            } catch {
+                // From a client, a blob that does not open is foreign. A stored object's blob is
+                // this vault's own: if the customer key no longer opens it, the key was replaced.
+                lastError =
+                    origin == .storedObject
+                    ? LocalVaultError(
+                        .insufficientPermissions,
+                        "the customer-managed key \(customer.keyID) cannot unwrap this data key"
+                    )
+                    : LocalVaultError.foreignKeys
             }
         }
         throw lastError

@@ -19,13 +19,18 @@ public struct LocalVaultError: Error, Hashable, Sendable, CustomStringConvertibl
         case internalError
     }
 
-    /// Which rule a 422 or 409 broke, where a caller acts on the difference.
+    /// Which rule a 422 or 409 broke, or which failure a 500 is, where a caller acts on the difference.
     public enum Rule: String, Hashable, Sendable {
         case other
         /// The key context breaks a Vault rule (422).
         case keyContext
         /// `version_check` does not name the current version (409).
         case versionCheck
+        /// The root key is not the store's, or is missing for a store that holds data: the vault
+        /// does not open.
+        case rootKey
+        /// The store's volume is full (500).
+        case diskFull
     }
 
     public let kind: Kind
@@ -68,7 +73,9 @@ public struct LocalVaultError: Error, Hashable, Sendable, CustomStringConvertibl
         Self(.unprocessable, error.description, rule: .keyContext)
     }
     static let objectNotFound = Self(.notFound, "object not found")
-    static let foreignKeys = Self(
+    /// Encrypted keys this vault environment did not issue: foreign, truncated, altered, or
+    /// issued in another environment (400). Every such blob gets this same answer.
+    public static let foreignKeys = Self(
         .invalidRequest,
         "encrypted keys were not issued by this vault environment, or were altered"
     )

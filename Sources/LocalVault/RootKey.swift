@@ -8,8 +8,9 @@ import Darwin
 #endif
 
 /// Where the root key comes from. The root key wraps every KEK at rest; it is never logged.
-public enum RootKeySource: Sendable {
-    /// A file holding the raw 32 bytes, created with mode 0600 on first start if it does not exist.
+public enum RootKeySource: Sendable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    /// A file holding the raw 32 bytes, created with mode 0600 on first start if it does not
+    /// exist and the store holds no data yet.
     case file(String)
     /// Base64 of the 32 bytes, typically read from the `VAULT_ROOT_KEY` environment variable.
     case base64(String)
@@ -25,27 +26,61 @@ public enum RootKeySource: Sendable {
         return .file((dataDirectory as NSString).appendingPathComponent("root.key"))
     }
 
-    func load() throws -> DataKey {
+    /// The file's path, or that the key is given directly; never the key.
+    public var description: String {
+        switch self {
+        case .file(let path): "RootKeySource.file(\(path))"
+        case .base64: "RootKeySource.base64(redacted)"
+        }
+    }
+    public var debugDescription: String { description }
+    public var customMirror: Mirror {
+        switch self {
+        case .file(let path): Mirror(self, children: ["file": path], displayStyle: .enum)
+        case .base64: Mirror(self, children: ["base64": "redacted"], displayStyle: .enum)
+        }
+    }
+
+    /// Where the key is, for a log line.
+    var logDescription: String {
+        switch self {
+        case .file(let path): path
+        case .base64: "given as base64 (\(Self.environmentVariable))"
+        }
+    }
+
+    /// Reads the key; a missing key file is created only when `mayCreate` (the store holds no
+    /// data: a new key for a store that does would split it in two).
+    /// - Returns: the key, and whether a key file was created.
+    func load(mayCreate: Bool) throws -> (key: DataKey, created: Bool) {
         switch self {
         case .base64(let text):
             do {
-                return try DataKey(base64Encoded: text)
+                return (try DataKey(base64Encoded: text), false)
             } catch {
                 throw LocalVaultError(.internalError, "the root key must be the base64 of 32 bytes")
             }
         case .file(let path):
-            return try Self.loadOrCreate(path: path)
+            if let existing = try Self.read(path: path) { return (existing, false) }
+            guard mayCreate else {
+                throw LocalVaultError(
+                    .internalError,
+                    "the store holds data but its root key file \(path) is missing: refusing to create a new root key "
+                        + "(restore the file, or set \(Self.environmentVariable) to the store's root key)",
+                    rule: .rootKey
+                )
+            }
+            return (try Self.create(path: path), true)
         }
     }
 
-    /// Reads the key file, or creates it: a new key is written to a private temporary file,
-    /// flushed, then linked into place, so that two processes starting at once agree on one key
-    /// and a crash never leaves a short key file.
-    private static func loadOrCreate(path: String) throws -> DataKey {
-        if let existing = try read(path: path) { return existing }
+    /// Creates the key file: a new key is written to a private temporary file, flushed, then
+    /// linked into place, so that two processes starting at once agree on one key and a crash
+    /// never leaves a short key file.
+    private static func create(path: String) throws -> DataKey {
         let key = try DataKey.generate()
         let temporary = path + ".\(getpid()).tmp"
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else {
             throw LocalVaultError(.internalError, "cannot create the root key file at \(path)")
         }

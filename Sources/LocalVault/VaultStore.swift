@@ -2,13 +2,23 @@ import Foundation
 import GRDB
 import VaultAPI
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// The SQLite store (GRDB, WAL). Holds only wrapped KEKs and encrypted values: no plaintext value,
 /// data key or KEK is ever written. Every write commits with `synchronous = FULL` before it is
 /// acknowledged, so a `kill -9` (or a power cut) never loses an acknowledged write.
+///
+/// The store's files (`vault.sqlite`, `-wal`, `-shm`) are private to the owner (0600): they hold
+/// names, key contexts and wrapped keys.
 final class VaultStore: Sendable {
     let pool: DatabasePool
 
     init(path: String) throws {
+        try Self.makePrivate(path: path)
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
@@ -73,6 +83,11 @@ final class VaultStore: Sendable {
             // Every claim deletes expired keys: without this index that is a scan of the table.
             try db.execute(sql: "CREATE INDEX idempotency_keys_by_age ON idempotency_keys (created_at)")
         }
+        migrator.registerMigration("v3: meta table with the root key check") { db in
+            // Named values about the store itself; `root_key_check` proves which root key it was
+            // written under (see RootKeyCheck).
+            try db.execute(sql: "CREATE TABLE meta (name TEXT PRIMARY KEY, value BLOB NOT NULL)")
+        }
         migrator.registerMigration("v4: keks_quarantine") { db in
             // KEK rows that do not open under their own associated data (stored cut at a NUL by
             // older builds) are moved here, kept rather than deleted; see KEKRing.
@@ -91,6 +106,19 @@ final class VaultStore: Sendable {
             )
         }
         return migrator
+    }
+
+    /// Creates the database file with mode 0600 before SQLite opens it (SQLite gives the `-wal`
+    /// and `-shm` files it creates the database file's mode), and narrows the files of a store
+    /// created before this rule to 0600.
+    private static func makePrivate(path: String) throws {
+        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else {
+            throw LocalVaultError(.internalError, "cannot create or open \(path): \(String(cString: strerror(errno)))")
+        }
+        _ = fchmod(descriptor, 0o600)
+        close(descriptor)
+        for suffix in ["-wal", "-shm"] { _ = chmod(path + suffix, 0o600) }
     }
 }
 

@@ -67,7 +67,9 @@ struct RequestLoggingMiddleware: RouterMiddleware {
     static func response(for error: any Error, logger: Logger) -> Response {
         let (apiError, isServerFault) = ErrorMapping.apiError(for: error)
         if isServerFault {
-            let detail = (error as? LocalVaultError)?.message ?? String(describing: type(of: error))
+            let detail =
+                (error as? LocalVaultError ?? LocalVaultError(storageFailure: error))?.message
+                ?? String(describing: type(of: error))
             logger.error("request failed", metadata: ["error": "\(detail)"])
         }
         return JSONResponse.make(apiError)

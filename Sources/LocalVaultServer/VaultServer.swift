@@ -106,7 +106,8 @@ public enum VaultServer {
         let vault = try LocalVault(
             configuration: LocalVaultConfiguration(
                 dataDirectory: configuration.dataDirectory,
-                customerKeys: configuration.customerKeys
+                customerKeys: configuration.customerKeys,
+                logger: logger
             )
         )
         let application = makeApplication(
