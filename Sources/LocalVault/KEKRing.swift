@@ -77,9 +77,9 @@ final class KEKRing: Sendable {
     /// The row that holds a pair's name does not open under its own associated data. Builds before
     /// text holding U+0000 was refused stored such a context cut at the NUL (SQLite reads bound
     /// text as a C string) while wrapping its KEK over the whole text: the row took the name of the
-    /// clean pair, which then failed for good. If the root key is the store's (another KEK opens
-    /// with it, or no other KEK exists), the row is moved aside to `keks_quarantine`, where it is
-    /// kept, and the pair gets a fresh KEK. Under a wrong root key nothing is moved.
+    /// clean pair, which then failed for good. The root key is known to be the store's (LocalVault
+    /// refuses to open under another, see RootKeyCheck), so the row is moved aside to
+    /// `keks_quarantine`, where it is kept, and the pair gets a fresh KEK.
     private func heal(
         row: (id: String, wrapped: [UInt8]),
         candidateID: String,
@@ -88,7 +88,6 @@ final class KEKRing: Sendable {
     )
         async throws -> KEK
     {
-        guard try await rootKeyOpensAnotherKEK(than: row.id) else { throw Self.doesNotOpen }
         let arguments = try StatementArguments.checked([Date().storedMilliseconds, row.id, row.id])
         try await store.pool.write { db in
             try db.execute(
@@ -105,37 +104,6 @@ final class KEKRing: Sendable {
         let fresh = try await insertOrFetch(id: candidateID, wrapped: wrapped, name: name)
         return try unwrap(id: fresh.id, wrapped: fresh.wrapped, name: name)
     }
-
-    /// Whether the root key is the store's: some other KEK row opens with it, or there is none.
-    /// Stops at the first row that opens; under a wrong root key it gives up after
-    /// `rootKeyCheckLimit` rows, so a failing request costs no scan of a large store.
-    private func rootKeyOpensAnotherKEK(than id: String) async throws -> Bool {
-        let arguments = try StatementArguments.checked([id, Self.rootKeyCheckLimit])
-        return try await store.pool.read { db in
-            let rows = try Row.fetchCursor(
-                db,
-                sql: """
-                    SELECT id, environment_id, context_key, context_value, wrapped_key FROM keks
-                    WHERE id != ? LIMIT ?
-                    """,
-                arguments: arguments
-            )
-            var sawAny = false
-            while let row = try rows.next() {
-                sawAny = true
-                let name = Name(
-                    environmentID: row["environment_id"],
-                    contextKey: row["context_key"],
-                    contextValue: row["context_value"]
-                )
-                let wrapped: Data = row["wrapped_key"]
-                if (try? self.unwrap(id: row["id"], wrapped: Array(wrapped), name: name)) != nil { return true }
-            }
-            return !sawAny
-        }
-    }
-
-    private static let rootKeyCheckLimit = 1000
 
     /// A KEK by id, if it exists in `environmentID`.
     func kek(id: String, environmentID: String) async throws -> KEK? {

@@ -39,7 +39,9 @@ public final class Vault: Sendable {
         case .embedded(let dataDirectory):
             let local: LocalVault
             do {
-                local = try LocalVault(configuration: LocalVaultConfiguration(dataDirectory: dataDirectory))
+                local = try LocalVault(
+                    configuration: LocalVaultConfiguration(dataDirectory: dataDirectory, logger: logger)
+                )
             } catch let error as LocalVaultError {
                 throw VaultError(.configuration, error.message)
             }
