@@ -27,53 +27,63 @@ public enum KeysBlobPrefix {
 /// A wrongly chosen layout cannot yield plaintext: it fails authentication. Callers who know the
 /// layout (say, every blob came from the Go SDK) force it and skip detection.
 enum LayoutDetection {
+    /// What a candidate's wrapped keys say about the layout, weakest first.
+    enum Evidence: Int, Comparable {
+        /// No tag.
+        case none
+        /// An ASCII tag of 2 to 32 printable characters and a NUL: enough only to choose between B and A'.
+        case tag
+        /// A dotted name of 8 to 32 letters, digits, `.`, `-` or `_` and a NUL. For random bytes the
+        /// chance is below 2^-26 (7.5e-9 for 8 characters, about a quarter of that for each added
+        /// one), so it may outvote layout A.
+        case serviceTag
+        /// A ``KeysBlobPrefix``.
+        case knownPrefix
+
+        static func < (lhs: Self, rhs: Self) -> Bool { lhs.rawValue < rhs.rawValue }
+    }
+
     static func detect(in bytes: UnsafeRawBufferPointer) -> (BlobLayout, BlobSections)? {
-        var candidates: [(BlobLayout, BlobSections)] = []
+        var candidates: [(layout: BlobLayout, sections: BlobSections, evidence: Evidence)] = []
         for layout in BlobLayout.allCases {
-            if let sections = layout.sections(in: bytes) { candidates.append((layout, sections)) }
+            guard let sections = layout.sections(in: bytes) else { continue }
+            let keys = UnsafeRawBufferPointer(rebasing: bytes[sections.encryptedKeys])
+            candidates.append((layout, sections, evidence(in: keys)))
         }
-        guard candidates.count > 1 else { return candidates.first }
-        func keys(_ candidate: (BlobLayout, BlobSections)) -> UnsafeRawBufferPointer {
-            UnsafeRawBufferPointer(rebasing: bytes[candidate.1.encryptedKeys])
-        }
-        if let known = candidates.first(where: { candidate in
-            KeysBlobPrefix.known.contains { keys(candidate).starts(with: $0) }
-        }) {
-            return known
-        }
-        if let tagged = candidates.first(where: { startsWithServiceTag(keys($0)) }) { return tagged }
-        if let a = candidates.first(where: { $0.0 == .a }) { return a }
-        if let tagged = candidates.first(where: { startsWithTag(keys($0)) }) { return tagged }
-        return candidates.first
+        guard candidates.count > 1 else { return candidates.first.map { ($0.layout, $0.sections) } }
+        let chosen =
+            candidates.first { $0.evidence == .knownPrefix }
+            ?? candidates.first { $0.evidence == .serviceTag }
+            ?? candidates.first { $0.layout == .a }
+            ?? candidates.first { $0.evidence == .tag }
+            ?? candidates[0]
+        return (chosen.layout, chosen.sections)
     }
 
-    /// The length of the ASCII tag (printable characters up to a NUL, 2 to 32 of them) that
-    /// `keys` starts with, or nil.
-    private static func tagCount(_ keys: UnsafeRawBufferPointer) -> Int? {
-        let tagRange = 2...32
-        guard let end = keys.prefix(tagRange.upperBound + 1).firstIndex(of: 0), tagRange.contains(end),
-            keys[..<end].allSatisfy({ (0x21...0x7E).contains($0) })
-        else { return nil }
-        return end
-    }
-
-    /// Any ASCII tag: weak evidence, enough only to choose between B and A'.
-    static func startsWithTag(_ keys: UnsafeRawBufferPointer) -> Bool { tagCount(keys) != nil }
-
-    /// A key-service tag: 8 to 32 letters, digits, `.`, `-` or `_`, at least one `.`, then a NUL.
-    /// For random bytes the chance is below 2^-26 per candidate (7.5e-9 for 8 characters, a
-    /// quarter of that for each added one), so it may outvote layout A.
-    static func startsWithServiceTag(_ keys: UnsafeRawBufferPointer) -> Bool {
-        guard let count = tagCount(keys), count >= 8 else { return false }
-        let name = keys[..<count]
-        return name.contains(UInt8(ascii: "."))
-            && name.allSatisfy { byte in
-                switch byte {
-                case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-                    UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: "-"), UInt8(ascii: "_"):
-                    true
-                default: false
-                }
+    /// Reads the start of a candidate's wrapped keys in one pass.
+    static func evidence(in keys: UnsafeRawBufferPointer) -> Evidence {
+        for prefix in KeysBlobPrefix.known where keys.count >= prefix.count {
+            var index = 0
+            while index < prefix.count, keys[index] == prefix[index] { index += 1 }
+            if index == prefix.count { return .knownPrefix }
+        }
+        var hasDot = false
+        var onlyNameCharacters = true
+        for index in 0..<min(keys.count, 33) {
+            let byte = keys[index]
+            if byte == 0 {
+                guard index >= 2 else { return .none }
+                return index >= 8 && hasDot && onlyNameCharacters ? .serviceTag : .tag
             }
+            guard (0x21...0x7E).contains(byte) else { return .none }
+            switch byte {
+            case UInt8(ascii: "."): hasDot = true
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"):
+                break
+            default: onlyNameCharacters = false
+            }
+        }
+        return .none
     }
 }

@@ -61,6 +61,19 @@ struct InputOutputOptions: ParsableArguments {
         String(decoding: trimmingASCIIWhitespace(try readInput()), as: UTF8.self)
     }
 
+    /// The input decoded from base64 (surrounding whitespace ignored), read as bytes all the way:
+    /// no `String` of a possibly huge text is made, and the text is freed before this returns.
+    /// - Throws: exit code 4 when the input is not strict standard base64.
+    func readBase64() throws -> [UInt8] {
+        let text = trimmingASCIIWhitespace(try readInput())
+        do {
+            return try text.withUnsafeBytes { try Base64.decode(ascii: $0) }
+        } catch {
+            FileHandle.standardError.write(Data("vault: the input is not a base64 blob\n".utf8))
+            throw ExitCode(4)
+        }
+    }
+
     /// Writes the output: standard output, or `--out` as ``OutputFile`` decides (a regular or
     /// new file is replaced by a private 0600 file; a device, FIFO or `/dev/stdout` is written
     /// through; a symbolic link to a regular file is refused).

@@ -77,15 +77,7 @@ struct Decrypt: AsyncParsableCommand {
 
     func run() async throws {
         let vault = try client.vault()
-        // Bytes all the way: no String of the (possibly huge) base64 text is ever made.
-        let text = trimmingASCIIWhitespace(try files.readInput())
-        let blob: [UInt8]
-        do {
-            blob = try text.withUnsafeBytes { try Base64.decode(ascii: $0) }
-        } catch {
-            FileHandle.standardError.write(Data("vault: the input is not a base64 blob\n".utf8))
-            throw ExitCode(4)
-        }
+        let blob = try files.readBase64()
         let plaintext = try await reportingErrors(decrypting: true) {
             try await vault.decrypt(bytes: blob, associatedData: aad.map { Array($0.utf8) }, layout: layout)
         }

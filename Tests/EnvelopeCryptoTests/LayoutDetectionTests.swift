@@ -59,7 +59,7 @@ import Testing
     @Test(arguments: ["TEST.EKM", "ACME.KMS.v2", "a.b-c_d9", String(repeating: "K", count: 31) + "."])
     func aDottedNameOfEightOrMoreIsAKeyServiceTag(tag: String) {
         let keys = Array(tag.utf8) + [0, 0xAB, 0xCD]
-        #expect(keys.withUnsafeBytes { LayoutDetection.startsWithServiceTag($0) })
+        #expect(keys.withUnsafeBytes { LayoutDetection.evidence(in: $0) } == .serviceTag)
     }
 
     @Test(arguments: [
@@ -72,8 +72,8 @@ import Testing
     ])
     func otherTagsAreNotKeyServiceTags(tag: String) {
         let keys = Array(tag.utf8) + [0, 0xAB]
-        #expect(!keys.withUnsafeBytes { LayoutDetection.startsWithServiceTag($0) })
-        #expect(!Array(tag.utf8).withUnsafeBytes { LayoutDetection.startsWithServiceTag($0) }, "no NUL")
+        #expect(keys.withUnsafeBytes { LayoutDetection.evidence(in: $0) } != .serviceTag)
+        #expect(Array(tag.utf8).withUnsafeBytes { LayoutDetection.evidence(in: $0) } == .none, "no NUL")
     }
 
     @Test func aServiceTagOutvotesLayoutAAndAShortTagDoesNot() throws {
@@ -127,13 +127,15 @@ struct SplitMix64: RandomNumberGenerator {
     /// Fills `bytes` eight at a time.
     mutating func fill(_ bytes: Slice<UnsafeMutableRawBufferPointer>) {
         var offset = bytes.startIndex
+        while bytes.endIndex - offset >= 8 {
+            bytes.base.storeBytes(of: next(), toByteOffset: offset, as: UInt64.self)
+            offset += 8
+        }
+        var word = next()
         while offset < bytes.endIndex {
-            var word = next()
-            let count = min(8, bytes.endIndex - offset)
-            withUnsafeBytes(of: &word) { word in
-                bytes.base.baseAddress!.advanced(by: offset).copyMemory(from: word.baseAddress!, byteCount: count)
-            }
-            offset += count
+            bytes.base[offset] = UInt8(truncatingIfNeeded: word)
+            word >>= 8
+            offset += 1
         }
     }
 }
