@@ -106,12 +106,9 @@ enum OutputFile: Equatable {
     /// A new, empty file in the folder of `path`, created with `O_EXCL` and mode 0600 (then set
     /// to exactly 0600, whatever the umask) so that no other mode ever exists.
     static func createPrivateFile(nextTo path: String) throws(OutputFileError) -> (Int32, String) {
-        let slash = path.lastIndex(of: "/")
-        let folder = slash.map { String(path[...$0]) } ?? ""
-        let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
+        let folder = path.lastIndex(of: "/").map { String(path[...$0]) } ?? ""
         for _ in 0..<16 {
-            let suffix = String(UInt64.random(in: 0...UInt64.max), radix: 36)
-            let temporaryPath = "\(folder).\(name.prefix(200)).\(suffix).vault-tmp"
+            let temporaryPath = "\(folder).vault-out.\(String(UInt64.random(in: 0...UInt64.max), radix: 36)).tmp"
             let descriptor = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
             if descriptor >= 0 {
                 guard fchmod(descriptor, 0o600) == 0 else {
