@@ -19,8 +19,8 @@ public enum KeysBlobPrefix {
 /// 3. Key-service tag: the first candidate whose wrapped keys start with a dotted name of 8 to 32
 ///    characters (`A-Z a-z 0-9 . - _`, at least one `.`) and a NUL, as `TEST.EKM\0` or
 ///    `ACME.KMS.v2\0`. Random bytes take that shape about once in 10^8.
-/// 4. Layout A, if it fits. (A short tag such as `AB\0` is no evidence: in an untagged layout-A
-///    blob the IV and tag are random bytes, and about 0.07% of them read as one under B or A'.)
+/// 4. Layout A, if it fits. (A short tag such as `AB\0` is no evidence: about 0.07% of untagged
+///    layout-A blobs show one under B or A', in their random IV, wrapped keys or ciphertext.)
 /// 5. Otherwise B and A' both fit: the first whose wrapped keys start with any ASCII tag (2 to 32
 ///    printable characters and a NUL); else B.
 ///
