@@ -51,7 +51,14 @@ struct InputOutputOptions: ParsableArguments {
     @Option(name: .customLong("in"), help: "Read from this file instead of standard input.", completion: .file())
     var inputPath: String?
 
-    @Option(name: .customLong("out"), help: "Write to this file instead of standard output.", completion: .file())
+    @Option(
+        name: .customLong("out"),
+        help: """
+            Write here instead of standard output: a file is replaced by a new 0600 file; a device, \
+            FIFO or /dev/stdout is written through; a symbolic link to a file is refused.
+            """,
+        completion: .file()
+    )
     var outputPath: String?
 
     func readInput() throws -> [UInt8] { try readBytes(from: inputPath) }
