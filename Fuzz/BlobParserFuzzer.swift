@@ -142,12 +142,22 @@ private func checkBlob(_ blob: EnvelopeBlob, layout: BlobLayout, sections: BlobS
 /// with a tag of 2 to 32 printable ASCII characters and a NUL, then the first.
 private func expectedDetection(_ candidates: [EnvelopeBlob]) -> BlobLayout? {
     let knownPrefixes = [KeysBlobPrefix.workOS, KeysBlobPrefix.localVault]
-    let known = candidates.first { blob in knownPrefixes.contains { blob.encryptedKeys.starts(with: $0) } }
-    let tagged = candidates.first { blob in
-        guard let nul = blob.encryptedKeys.prefix(33).firstIndex(of: 0), nul >= 2 else { return false }
-        return blob.encryptedKeys[..<nul].allSatisfy { (0x21...0x7E).contains($0) }
+    func tag(_ keys: [UInt8]) -> ArraySlice<UInt8>? {
+        guard let nul = keys.prefix(33).firstIndex(of: 0), nul >= 2 else { return nil }
+        return keys[..<nul].allSatisfy { (0x21...0x7E).contains($0) } ? keys[..<nul] : nil
     }
-    return (known ?? tagged ?? candidates.first)?.layout
+    func isServiceTag(_ tag: ArraySlice<UInt8>) -> Bool {
+        tag.count >= 8 && tag.contains(UInt8(ascii: "."))
+            && tag.allSatisfy { byte in
+                let character = Character(Unicode.Scalar(byte))
+                return character.isLetter || character.isNumber || "._-".contains(character)
+            }
+    }
+    let known = candidates.first { blob in knownPrefixes.contains { blob.encryptedKeys.starts(with: $0) } }
+    let serviceTagged = candidates.first { tag($0.encryptedKeys).map(isServiceTag) ?? false }
+    let a = candidates.first { $0.layout == .a }
+    let tagged = candidates.first { tag($0.encryptedKeys) != nil }
+    return (known ?? serviceTagged ?? a ?? tagged ?? candidates.first)?.layout
 }
 
 // MARK: - Base64

@@ -48,11 +48,16 @@ def main():
     seeds["legacy-a-associated-data.bin"] = iv + tag + leb128(len(keys)) + keys + ciphertext
 
     # Blobs that parse as more than one layout, so detection has to choose: B wins on a known key-service
-    # prefix, A' wins on a tagged key blob when A's keys are untagged.
+    # prefix, A' on a key-service tag (a dotted name of 8 or more characters) even though A fits; a short tag
+    # such as KMS.1 is no evidence, and A wins.
     workos = b"WOS.EKM.v1\0"
     b_keys = leb128(len(workos)) + workos
     seeds["ambiguous-b-wins.bin"] = b_keys + bytes(28 - len(b_keys)) + b"\x05" + bytes(5) + bytes(26)
-    seeds["ambiguous-legacy-a-wins.bin"] = bytes(28) + b"\x02\x01\x01" + bytes(17) + b"\x06" + b"KMS.1\0" + bytes(8)
+    seeds["ambiguous-a-wins-over-short-tag.bin"] = bytes(28) + b"\x02\x01\x01" + bytes(17) + b"\x06" + b"KMS.1\0" + bytes(8)
+    seeds["ambiguous-a-python-sdk-untagged.bin"] = base64.b64decode(
+        json.loads((ROOT / "Fixtures" / "layout-detection-vectors.json").read_text())["vectors"][0]["blob"]
+    )
+    seeds["ambiguous-legacy-a-wins.bin"] = bytes(28) + b"\x02\x01\x01" + bytes(17) + b"\x0c" + b"ACME.KMS.v1\0" + bytes(8)
 
     # Edge cases: nothing, one byte short of the smallest A blob, LEB128 at its limits and just past them,
     # and the wrapped-keys cap (65536 accepted, 65537 rejected) with too few bytes to follow.

@@ -23,6 +23,13 @@ public enum Base64 {
         return try Array(text.utf8).withUnsafeBytes { try decode($0) }
     }
 
+    /// Decodes strict standard base64 given as ASCII bytes (text read from a file, say), with no
+    /// `String` made in between.
+    /// - Throws: ``EnvelopeCryptoError/invalidBase64`` for anything but strict standard base64.
+    public static func decode(ascii text: UnsafeRawBufferPointer) throws(EnvelopeCryptoError) -> [UInt8] {
+        try decode(text)
+    }
+
     /// Encodes bytes as standard base64 with padding.
     public static func encode(_ bytes: UnsafeRawBufferPointer) -> String {
         let count = encodedCount(bytes.count)

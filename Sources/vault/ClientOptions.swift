@@ -51,44 +51,72 @@ struct InputOutputOptions: ParsableArguments {
     @Option(name: .customLong("in"), help: "Read from this file instead of standard input.", completion: .file())
     var inputPath: String?
 
-    @Option(name: .customLong("out"), help: "Write to this file instead of standard output.", completion: .file())
+    @Option(
+        name: .customLong("out"),
+        help: """
+            Write here instead of standard output: a file is replaced by a new 0600 file; a device, \
+            FIFO or /dev/stdout is written through; a symbolic link to a file is refused.
+            """,
+        completion: .file()
+    )
     var outputPath: String?
 
     func readInput() throws -> [UInt8] { try readBytes(from: inputPath) }
 
-    /// The input as text, surrounding whitespace (a trailing newline) removed.
+    /// The input as text, surrounding ASCII whitespace (a trailing newline) removed.
     func readText() throws -> String {
-        String(decoding: try readInput(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        String(decoding: trimmingASCIIWhitespace(try readInput()), as: UTF8.self)
     }
 
-    func write(_ bytes: [UInt8]) throws {
-        if let outputPath {
-            // Written private: the output may be plaintext.
-            guard
-                FileManager.default.createFile(
-                    atPath: outputPath,
-                    contents: Data(bytes),
-                    attributes: [.posixPermissions: 0o600]
-                )
-            else { throw ValidationError("cannot write \(outputPath)") }
-        } else {
-            FileHandle.standardOutput.write(Data(bytes))
+    /// The input decoded from base64 (surrounding whitespace ignored), read as bytes all the way:
+    /// no `String` of a possibly huge text is made, and the text is freed before this returns.
+    /// - Throws: exit code 4 when the input is not strict standard base64.
+    func readBase64() throws -> [UInt8] {
+        let text = trimmingASCIIWhitespace(try readInput())
+        do {
+            return try text.withUnsafeBytes { try Base64.decode(ascii: $0) }
+        } catch {
+            FileHandle.standardError.write(Data("vault: the input is not a base64 blob\n".utf8))
+            throw ExitCode(4)
         }
     }
-}
 
-/// The bytes of a file, or of standard input when `path` is nil.
-func readBytes(from path: String?) throws -> [UInt8] {
-    guard let path else { return Array(FileHandle.standardInput.readDataToEndOfFile()) }
-    guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read \(path)") }
-    return Array(data)
+    /// Writes the output: standard output, or `--out` as ``OutputFile`` decides (a regular or
+    /// new file is replaced by a private 0600 file; a device, FIFO or `/dev/stdout` is written
+    /// through; a symbolic link to a regular file is refused).
+    func write(_ bytes: [UInt8]) throws {
+        try bytes.withUnsafeBytes { try write($0) }
+    }
+
+    /// Writes `text` and a newline.
+    func write(line text: String) throws {
+        var line = text + "\n"
+        try line.withUTF8 { try write(UnsafeRawBufferPointer($0)) }
+    }
+
+    func write(_ bytes: UnsafeRawBufferPointer) throws {
+        do {
+            if let outputPath {
+                try OutputFile.write(bytes, to: outputPath)
+            } else {
+                try OutputFile.writeAll(bytes, to: STDOUT_FILENO)
+            }
+        } catch {
+            FileHandle.standardError.write(Data("vault: \(error)\n".utf8))
+            throw ExitCode.failure
+        }
+    }
 }
 
 /// Exit codes: 0 ok, 1 usage, 2 not found or conflict, 3 authentication or authorization,
 /// 4 decryption failure, 5 network or service failure.
 enum ExitStatus {
-    static func code(for error: VaultError) -> Int32 {
-        switch error.code {
+    /// - Parameter decrypting: the failed call unwrapped a blob's or the input's wrapped keys, so a
+    ///   rejected request (400 or 422) means the key service refused those keys: they were altered,
+    ///   issued elsewhere, or cut from the blob in the wrong layout. That is a decryption failure.
+    static func code(for error: VaultError, decrypting: Bool = false) -> Int32 {
+        if decrypting, error.code == .badRequest { return 4 }
+        return switch error.code {
         case .notFound, .conflict, .versionConflict: 2
         case .authentication, .authorization: 3
         case .decryptionFailed, .malformedBlob: 4
@@ -99,18 +127,19 @@ enum ExitStatus {
 }
 
 /// Runs a client call, turning a ``VaultError`` into its message on standard error and its exit code.
-func reportingErrors<Result>(_ body: () async throws -> Result) async throws -> Result {
+/// - Parameter decrypting: the call only unwraps keys the input carries (see ``ExitStatus``).
+func reportingErrors<Result>(decrypting: Bool = false, _ body: () async throws -> Result) async throws -> Result {
     do {
         return try await body()
     } catch let error as VaultError {
-        throw failure(reporting: error)
+        throw failure(reporting: error, decrypting: decrypting)
     }
 }
 
 /// Prints `error` on standard error and returns the exit code to throw for it.
-func failure(reporting error: VaultError) -> ExitCode {
+func failure(reporting error: VaultError, decrypting: Bool = false) -> ExitCode {
     FileHandle.standardError.write(Data("vault: \(error.message)\n".utf8))
-    return ExitCode(ExitStatus.code(for: error))
+    return ExitCode(ExitStatus.code(for: error, decrypting: decrypting))
 }
 
 /// Prints a value as JSON (snake_case, ISO 8601 dates) on one line.

@@ -48,7 +48,7 @@ struct Encrypt: AsyncParsableCommand {
         if client.json {
             try printJSON(["blob": blob.base64EncodedString(), "layout": blob.layout.description])
         } else {
-            try files.write(Array((blob.base64EncodedString() + "\n").utf8))
+            try files.write(line: blob.base64EncodedString())
         }
     }
 }
@@ -77,15 +77,8 @@ struct Decrypt: AsyncParsableCommand {
 
     func run() async throws {
         let vault = try client.vault()
-        let text = try files.readText()
-        let blob: [UInt8]
-        do {
-            blob = try Base64.decode(text)
-        } catch {
-            FileHandle.standardError.write(Data("vault: the input is not a base64 blob\n".utf8))
-            throw ExitCode(4)
-        }
-        let plaintext = try await reportingErrors {
+        let blob = try files.readBase64()
+        let plaintext = try await reportingErrors(decrypting: true) {
             try await vault.decrypt(bytes: blob, associatedData: aad.map { Array($0.utf8) }, layout: layout)
         }
         if client.json {
@@ -125,7 +118,7 @@ struct Rekey: AsyncParsableCommand {
         if client.json {
             try printJSON(["blob": moved])
         } else {
-            try files.write(Array((moved + "\n").utf8))
+            try files.write(line: moved)
         }
     }
 }

@@ -62,7 +62,7 @@ struct Keys: AsyncParsableCommand {
             let vault = try client.vault()
             let keys = try files.readText()
             try Keys.output(
-                try await reportingErrors { try await vault.decryptDataKey(encryptedKeys: keys) },
+                try await reportingErrors(decrypting: true) { try await vault.decryptDataKey(encryptedKeys: keys) },
                 json: client.json
             )
         }
