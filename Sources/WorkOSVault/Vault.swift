@@ -43,7 +43,9 @@ public final class Vault: Sendable {
                     configuration: LocalVaultConfiguration(dataDirectory: dataDirectory, logger: logger)
                 )
             } catch let error as LocalVaultError {
-                throw VaultError(.configuration, error.message)
+                // A root key that is not the store's is a failure of the service (the store), not
+                // of the caller's configuration: scripts see it as the service failing (exit 5).
+                throw VaultError(error.rule == .rootKey ? .serverError : .configuration, error.message)
             }
             (resolver, objects) = (EmbeddedKEKResolver(vault: local), EmbeddedObjectService(vault: local))
         }

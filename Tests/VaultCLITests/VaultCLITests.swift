@@ -40,6 +40,20 @@ struct VaultCLITests {
         )
     }
 
+    @Test func anEmbeddedStoreUnderAnotherRootKeyIsRefusedAsAServiceFailure() throws {
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        #expect(try vault(["encrypt", "--context", "organization_id=org_1"], input: "4242").status == 0)
+        let otherKey = Data((0..<32).map { UInt8($0) }).base64EncodedString()
+        let refused = try vault(
+            ["encrypt", "--context", "organization_id=org_1"],
+            input: "4242",
+            environment: ["VAULT_ROOT_KEY": otherKey]
+        )
+        #expect(refused.status == 5)
+        #expect(refused.stderr.contains("root key does not match"))
+        #expect(!refused.stderr.contains(otherKey))
+    }
+
     @Test func encryptDecryptAndRekeyOnTheEmbeddedDefault() throws {
         defer { try? FileManager.default.removeItem(atPath: home) }
         let encrypted = try vault(["encrypt", "--context", "organization_id=org_1", "--aad", "u1"], input: "4242 4242")
