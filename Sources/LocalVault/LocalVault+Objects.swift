@@ -80,7 +80,8 @@ extension LocalVault {
         }
         let objectID = try Self.newID()
         let version = try await seal(value, objectID: objectID, context: context, environmentID: caller.environmentID)
-        let contextJSON = String(decoding: try JSONEncoder().encode(context), as: UTF8.self)
+        // Stored canonical, so that a lookup by context is an equality on this column.
+        let contextJSON = context.canonicalJSON
         let now = Date().storedMilliseconds
         let arguments = try StatementArguments.checked([
             objectID, caller.environmentID, name, contextJSON, now, now, caller.actor.id, caller.actor.name, version.id,
@@ -104,20 +105,38 @@ extension LocalVault {
     }
 
     /// Reads an object and decrypts its value (GET /kv/{id}).
-    /// - Throws: ``LocalVaultError``: 404 if there is no such live object in the environment.
-    public func readObject(id: String, environmentID: String) async throws -> VaultObject {
-        try await decrypt(fetch(where: "o.id = ?", id, environmentID: environmentID))
+    ///
+    /// Every call that finds an object takes an optional `context`: when given, the object is
+    /// found only if its key context holds exactly these pairs, byte for byte (see
+    /// ``KeyContext/canonicalJSON``); any other object is the same 404 as a missing one, and
+    /// nothing is decrypted.
+    /// - Throws: ``LocalVaultError``: 404 if there is no such live object in the environment (or
+    ///   its context is not `context`), 422 for a `context` that breaks ``KeyContext``'s rules.
+    public func readObject(id: String, environmentID: String, context: KeyContext? = nil) async throws -> VaultObject {
+        try await decrypt(fetch(where: "o.id = ?", id, environmentID: environmentID, context: context))
     }
 
     /// Reads an object by name (GET /kv/name/{name}). A name that holds a control character names
     /// no object: 404.
-    public func readObject(named name: String, environmentID: String) async throws -> VaultObject {
-        try await decrypt(fetch(where: "o.name = ?", name, environmentID: environmentID))
+    public func readObject(
+        named name: String,
+        environmentID: String,
+        context: KeyContext? = nil
+    ) async throws
+        -> VaultObject
+    {
+        try await decrypt(fetch(where: "o.name = ?", name, environmentID: environmentID, context: context))
     }
 
     /// An object's metadata, without decrypting its value (GET /kv/{id}/metadata).
-    public func describeObject(id: String, environmentID: String) async throws -> ObjectWithoutValue {
-        let row = try await fetch(where: "o.id = ?", id, environmentID: environmentID)
+    public func describeObject(
+        id: String,
+        environmentID: String,
+        context: KeyContext? = nil
+    ) async throws
+        -> ObjectWithoutValue
+    {
+        let row = try await fetch(where: "o.id = ?", id, environmentID: environmentID, context: context)
         return ObjectWithoutValue(id: row.id, name: row.name, metadata: row.metadata)
     }
 
@@ -128,11 +147,13 @@ extension LocalVault {
         id: String,
         value: String,
         versionCheck: String?,
+        context: KeyContext? = nil,
         caller: VaultCaller
     ) async throws
         -> ObjectWithoutValue
     {
-        let current = try await fetch(where: "o.id = ?", id, environmentID: caller.environmentID)
+        // An object's context never changes: once found under `context`, it stays so.
+        let current = try await fetch(where: "o.id = ?", id, environmentID: caller.environmentID, context: context)
         if let versionCheck, versionCheck != current.versionID { throw Self.versionConflict }
         let version = try await seal(value, objectID: id, context: current.context, environmentID: caller.environmentID)
         let now = Date().storedMilliseconds
@@ -171,20 +192,25 @@ extension LocalVault {
     public func deleteObject(
         id: String,
         versionCheck: String?,
-        environmentID: String
+        environmentID: String,
+        context: KeyContext? = nil
     ) async throws
         -> DeleteObjectResponse
     {
         guard !ControlCharacters.occur(in: id) else { throw LocalVaultError.objectNotFound }
+        let contextJSON = try Self.storedForm(of: context)
         let now = Date().storedMilliseconds
-        let select = try StatementArguments.checked([id, environmentID])
+        let select = try StatementArguments.checked([id, environmentID, contextJSON, contextJSON])
         let update = try StatementArguments.checked([now, id])
         let name = try await store.pool.write { db -> String in
             guard
                 let row = try Row.fetchOne(
                     db,
                     sql:
-                        "SELECT name, current_version_id FROM objects WHERE id = ? AND environment_id = ? AND deleted_at IS NULL",
+                        """
+                        SELECT name, current_version_id FROM objects
+                        WHERE id = ? AND environment_id = ? AND deleted_at IS NULL AND (? IS NULL OR key_context = ?)
+                        """,
                     arguments: select
                 )
             else { throw LocalVaultError.objectNotFound }
@@ -214,8 +240,14 @@ extension LocalVault {
     // MARK: Lists
 
     /// The versions of an object, newest first (GET /kv/{id}/versions).
-    public func listVersions(id: String, environmentID: String) async throws -> ListResponse<ObjectVersion> {
-        let current = try await fetch(where: "o.id = ?", id, environmentID: environmentID)
+    public func listVersions(
+        id: String,
+        environmentID: String,
+        context: KeyContext? = nil
+    ) async throws
+        -> ListResponse<ObjectVersion>
+    {
+        let current = try await fetch(where: "o.id = ?", id, environmentID: environmentID, context: context)
         let arguments = try StatementArguments.checked([id])
         let versions = try await store.pool.read { db in
             try Row.fetchAll(
@@ -239,9 +271,11 @@ extension LocalVault {
     }
 
     /// A page of the environment's live objects (GET /kv), ordered by creation. `after` and
-    /// `before` are object ids from a previous page's `list_metadata`.
-    /// - Throws: ``LocalVaultError``: 422 for a limit outside 1...100, an unknown cursor, or a
-    ///   search holding a control character (no name holds one).
+    /// `before` are object ids from a previous page's `list_metadata`. With a
+    /// ``ListObjectsQuery/keyContext``, only objects whose context is exactly that one are listed.
+    /// - Throws: ``LocalVaultError``: 422 for a limit outside 1...100, an unknown cursor, a
+    ///   search holding a control character (no name holds one), or a key context that breaks
+    ///   ``KeyContext``'s rules.
     public func listObjects(
         _ query: ListObjectsQuery,
         environmentID: String
@@ -254,6 +288,7 @@ extension LocalVault {
         if let search = query.search, ControlCharacters.occur(in: search) {
             throw LocalVaultError(.unprocessable, "search must not contain \(ControlCharacters.rule)")
         }
+        let contextJSON = try Self.storedForm(of: query.keyContext)
         let cursorID = query.before ?? query.after
         // Object ids are ours (lowercase UUIDs): one with a control character names no object.
         if let cursorID, ControlCharacters.occur(in: cursorID) { throw Self.unknownCursor }
@@ -261,6 +296,10 @@ extension LocalVault {
         return try await store.pool.read { db in
             var conditions = ["environment_id = ?", "deleted_at IS NULL"]
             var values: [(any DatabaseValueConvertible)?] = [environmentID]
+            if let contextJSON {
+                conditions.append("key_context = ?")
+                values.append(contextJSON)
+            }
             if let search = query.search, !search.isEmpty {
                 conditions.append("name LIKE ? ESCAPE '\\'")
                 let escaped = search.replacingOccurrences(of: "\\", with: "\\\\")
@@ -365,17 +404,42 @@ extension LocalVault {
         )
     }
 
-    /// The live object whose id or name is `value`. Ids are ours and names follow ``ObjectName``:
-    /// text holding a control character names no object, and is never matched cut at a NUL.
-    private func fetch(where condition: String, _ value: String, environmentID: String) async throws -> ObjectRow {
+    /// The stored form of a context a caller looks objects up by: its canonical JSON, after the
+    /// context rules (a context that breaks them is a 422, not an empty answer).
+    static func storedForm(of context: KeyContext?) throws -> String? {
+        guard let context else { return nil }
+        do {
+            try context.validate()
+        } catch {
+            throw LocalVaultError.invalidKeyContext(error)
+        }
+        return context.canonicalJSON
+    }
+
+    /// The live object whose id or name is `value` (and whose context is `context`, when given:
+    /// compared in the query, so that no other object's row is even read). Ids are ours and names
+    /// follow ``ObjectName``: text holding a control character names no object, and is never
+    /// matched cut at a NUL.
+    private func fetch(
+        where condition: String,
+        _ value: String,
+        environmentID: String,
+        context: KeyContext? = nil
+    ) async throws
+        -> ObjectRow
+    {
         guard !ControlCharacters.occur(in: value) else { throw LocalVaultError.objectNotFound }
-        let arguments = try StatementArguments.checked([value, environmentID])
+        let contextJSON = try Self.storedForm(of: context)
+        var sql = "\(ObjectRow.selection) WHERE \(condition) AND o.environment_id = ? AND o.deleted_at IS NULL"
+        var values: [(any DatabaseValueConvertible)?] = [value, environmentID]
+        if let contextJSON {
+            sql += " AND o.key_context = ?"
+            values.append(contextJSON)
+        }
+        let arguments = try StatementArguments.checked(values)
+        let query = sql
         let row = try await store.pool.read { db in
-            try Row.fetchOne(
-                db,
-                sql: "\(ObjectRow.selection) WHERE \(condition) AND o.environment_id = ? AND o.deleted_at IS NULL",
-                arguments: arguments
-            ).map(ObjectRow.init(row:))
+            try Row.fetchOne(db, sql: query, arguments: arguments).map(ObjectRow.init(row:))
         }
         guard let row else { throw LocalVaultError.objectNotFound }
         return row

@@ -105,6 +105,28 @@ final class VaultStore: Sendable {
                     """
             )
         }
+        migrator.registerMigration("v5: canonical key contexts, version numbers") { db in
+            // Objects are looked up and listed by exact context (same pairs, byte for byte): the
+            // column holds KeyContext.canonicalJSON so that the lookup is one equality. Rows
+            // written before held JSONEncoder's output, whose key order was not fixed.
+            let rows = try Row.fetchAll(db, sql: "SELECT id, key_context FROM objects")
+            for row in rows {
+                let stored: String = row["key_context"]
+                let context = try JSONDecoder().decode(KeyContext.self, from: Data(stored.utf8))
+                let canonical = context.canonicalJSON
+                guard !canonical.utf8.elementsEqual(stored.utf8) else { continue }
+                try db.execute(
+                    sql: "UPDATE objects SET key_context = ? WHERE id = ?",
+                    arguments: try StatementArguments.checked([canonical, row["id"] as String])
+                )
+            }
+            try db.execute(
+                sql: """
+                    CREATE INDEX objects_by_context ON objects (environment_id, key_context, created_at, id)
+                    WHERE deleted_at IS NULL
+                    """
+            )
+        }
         return migrator
     }
 

@@ -331,6 +331,9 @@ public struct ListObjectsQuery: Sendable, Hashable {
     public var search: String?
     /// Only objects updated after this instant.
     public var updatedAfter: Date?
+    /// Only objects whose key context is exactly this one (same pairs, byte for byte). This
+    /// project's extension of the WorkOS API: sent as the `key_context` query parameter.
+    public var keyContext: KeyContext?
 
     public init(
         limit: Int = ListObjectsQuery.defaultLimit,
@@ -338,7 +341,8 @@ public struct ListObjectsQuery: Sendable, Hashable {
         after: String? = nil,
         order: ListOrder = .descending,
         search: String? = nil,
-        updatedAfter: Date? = nil
+        updatedAfter: Date? = nil,
+        keyContext: KeyContext? = nil
     ) {
         self.limit = limit
         self.before = before
@@ -346,5 +350,6 @@ public struct ListObjectsQuery: Sendable, Hashable {
         self.order = order
         self.search = search
         self.updatedAfter = updatedAfter
+        self.keyContext = keyContext
     }
 }
