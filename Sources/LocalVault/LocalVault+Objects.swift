@@ -16,13 +16,23 @@ extension LocalVault {
         var updatedAt: Date
         var actor: Actor
         var versionID: String
+        var versionNumber: Int
         var dataKeyID: String
         var sealedValue: [UInt8]
 
+        /// An object at its current version.
         static let selection = """
             SELECT o.id, o.environment_id, o.name, o.key_context, o.updated_at, o.updated_by_id, o.updated_by_name,
-                   o.current_version_id, v.data_key_id, v.sealed_value
+                   o.current_version_id, v.number AS version_number, v.data_key_id, v.sealed_value
             FROM objects o JOIN object_versions v ON v.id = o.current_version_id
+            """
+
+        /// An object at any of its versions, with that version's own metadata under the same names.
+        static let versionSelection = """
+            SELECT o.id, o.environment_id, o.name, o.key_context, v.created_at AS updated_at,
+                   v.created_by_id AS updated_by_id, v.created_by_name AS updated_by_name,
+                   v.id AS current_version_id, v.number AS version_number, v.data_key_id, v.sealed_value
+            FROM objects o JOIN object_versions v ON v.object_id = o.id
             """
 
         init(row: Row) throws {
@@ -34,6 +44,7 @@ extension LocalVault {
             updatedAt = Date(storedMilliseconds: row["updated_at"])
             actor = Actor(id: row["updated_by_id"], name: row["updated_by_name"])
             versionID = row["current_version_id"]
+            versionNumber = row["version_number"]
             dataKeyID = row["data_key_id"]
             sealedValue = Array(row["sealed_value"] as Data)
         }
@@ -46,7 +57,8 @@ extension LocalVault {
                 updatedAt: updatedAt,
                 updatedBy: actor,
                 context: context,
-                versionID: versionID
+                versionID: versionID,
+                version: versionNumber
             )
         }
     }
@@ -96,7 +108,7 @@ extension LocalVault {
                         """,
                     arguments: arguments
                 )
-                try Self.insert(version, objectID: objectID, createdAt: now, db: db)
+                try Self.insert(version, objectID: objectID, number: 1, createdAt: now, actor: caller.actor, db: db)
             }
         } catch let error as DatabaseError where error.isUniqueConstraintViolation {
             throw LocalVaultError(.conflict, "an object with this name already exists")
@@ -140,13 +152,15 @@ extension LocalVault {
         return ObjectWithoutValue(id: row.id, name: row.name, metadata: row.metadata)
     }
 
-    /// Stores a new version of an object's value (PUT /kv/{id}). With `versionCheck`, the update
-    /// happens only if it names the current version: of several concurrent updates carrying the
-    /// same check exactly one wins, the others get 409. Without it, the last write wins.
+    /// Stores a new version of an object's value (PUT /kv/{id}); its number is one more than the
+    /// last. With `versionCheck` (a version id) or `expectedVersion` (a version number), the
+    /// update happens only if it names the current version: of several concurrent updates
+    /// carrying the same check exactly one wins, the others get 409. Without, the last write wins.
     public func updateObject(
         id: String,
         value: String,
         versionCheck: String?,
+        expectedVersion: Int? = nil,
         context: KeyContext? = nil,
         caller: VaultCaller
     ) async throws
@@ -154,7 +168,9 @@ extension LocalVault {
     {
         // An object's context never changes: once found under `context`, it stays so.
         let current = try await fetch(where: "o.id = ?", id, environmentID: caller.environmentID, context: context)
+        let conflict = versionCheck == nil ? Self.expectedVersionConflict : Self.versionConflict
         if let versionCheck, versionCheck != current.versionID { throw Self.versionConflict }
+        if let expectedVersion, expectedVersion != current.versionNumber { throw Self.expectedVersionConflict }
         let version = try await seal(value, objectID: id, context: current.context, environmentID: caller.environmentID)
         let now = Date().storedMilliseconds
         // The check and the switch to the new version happen in one write transaction.
@@ -169,9 +185,14 @@ extension LocalVault {
             sql += " AND current_version_id = ?"
             values.append(versionCheck)
         }
+        if let expectedVersion {
+            sql += " AND (SELECT number FROM object_versions WHERE id = objects.current_version_id) = ?"
+            values.append(expectedVersion)
+        }
         let arguments = try StatementArguments.checked(values)
         let update = sql
         let liveArguments = try StatementArguments.checked([id, caller.environmentID])
+        let objectArguments = try StatementArguments.checked([id])
         try await store.pool.write { db in
             try db.execute(sql: update, arguments: arguments)
             guard db.changesCount == 1 else {
@@ -180,11 +201,60 @@ extension LocalVault {
                     sql: "SELECT 1 FROM objects WHERE id = ? AND environment_id = ? AND deleted_at IS NULL",
                     arguments: liveArguments
                 )
-                throw stillLive == true ? Self.versionConflict : LocalVaultError.objectNotFound
+                throw stillLive == true ? conflict : LocalVaultError.objectNotFound
             }
-            try Self.insert(version, objectID: id, createdAt: now, db: db)
+            // Writes are serialized: no other transaction numbers a version of this object meanwhile.
+            let number =
+                try Int.fetchOne(
+                    db,
+                    sql: "SELECT MAX(number) + 1 FROM object_versions WHERE object_id = ?",
+                    arguments: objectArguments
+                ) ?? 1
+            try Self.insert(version, objectID: id, number: number, createdAt: now, actor: caller.actor, db: db)
         }
         return try await describeObject(id: id, environmentID: caller.environmentID)
+    }
+
+    /// One version of an object, its value decrypted, with that version's own metadata: its id,
+    /// number, data key, and when and by whom it was written (GET /kv/{id}/versions/{version}).
+    /// Versions written before version numbers existed have an unknown writer, except the
+    /// current one. `context` works as in ``readObject(id:environmentID:context:)``.
+    /// - Throws: ``LocalVaultError``: 404 if the object or the version does not exist.
+    public func readObject(
+        id: String,
+        version: ObjectVersionSelector,
+        environmentID: String,
+        context: KeyContext? = nil
+    ) async throws
+        -> VaultObject
+    {
+        guard !ControlCharacters.occur(in: id) else { throw LocalVaultError.objectNotFound }
+        let versionCondition: String
+        let versionValue: any DatabaseValueConvertible
+        switch version {
+        case .id(let versionID):
+            guard !ControlCharacters.occur(in: versionID) else { throw LocalVaultError.objectNotFound }
+            (versionCondition, versionValue) = ("v.id = ?", versionID)
+        case .number(let number):
+            (versionCondition, versionValue) = ("v.number = ?", number)
+        }
+        let contextJSON = try Self.storedForm(of: context)
+        var sql = """
+            \(ObjectRow.versionSelection)
+            WHERE o.id = ? AND o.environment_id = ? AND o.deleted_at IS NULL AND \(versionCondition)
+            """
+        var values: [(any DatabaseValueConvertible)?] = [id, environmentID, versionValue]
+        if let contextJSON {
+            sql += " AND o.key_context = ?"
+            values.append(contextJSON)
+        }
+        let arguments = try StatementArguments.checked(values)
+        let query = sql
+        let row = try await store.pool.read { db in
+            try Row.fetchOne(db, sql: query, arguments: arguments).map(ObjectRow.init(row:))
+        }
+        guard let row else { throw LocalVaultError.objectNotFound }
+        return try await decrypt(row)
     }
 
     /// Deletes an object (DELETE /kv/{id}): it is gone at once (404 afterwards) and its name can be
@@ -253,8 +323,8 @@ extension LocalVault {
             try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT id, created_at, size, etag FROM object_versions
-                    WHERE object_id = ? ORDER BY created_at DESC, rowid DESC
+                    SELECT id, number, created_at, size, etag FROM object_versions
+                    WHERE object_id = ? ORDER BY number DESC
                     """,
                 arguments: arguments
             ).map { row in
@@ -263,7 +333,8 @@ extension LocalVault {
                     createdAt: Date(storedMilliseconds: row["created_at"]),
                     currentVersion: row["id"] == current.versionID,
                     size: row["size"],
-                    etag: row["etag"]
+                    etag: row["etag"],
+                    version: row["number"]
                 )
             }
         }
@@ -360,6 +431,12 @@ extension LocalVault {
         rule: .versionCheck
     )
 
+    static let expectedVersionConflict = LocalVaultError(
+        .conflict,
+        "expected_version does not match the current version",
+        rule: .versionCheck
+    )
+
     static let unknownCursor = LocalVaultError(.unprocessable, "the list cursor does not name an object")
 
     static func newID() throws -> String { try Identifier.randomString() }
@@ -392,14 +469,23 @@ extension LocalVault {
         )
     }
 
-    private static func insert(_ version: SealedVersion, objectID: String, createdAt: Int64, db: Database) throws {
+    private static func insert(
+        _ version: SealedVersion,
+        objectID: String,
+        number: Int,
+        createdAt: Int64,
+        actor: Actor,
+        db: Database
+    ) throws {
         try db.execute(
             sql: """
-                INSERT INTO object_versions (id, object_id, created_at, size, etag, data_key_id, sealed_value)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO object_versions (id, object_id, number, created_at, created_by_id, created_by_name,
+                                             size, etag, data_key_id, sealed_value)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: try StatementArguments.checked([
-                version.id, objectID, createdAt, version.size, version.etag, version.dataKeyID, Data(version.bytes),
+                version.id, objectID, number, createdAt, actor.id, actor.name, version.size, version.etag,
+                version.dataKeyID, Data(version.bytes),
             ])
         )
     }

@@ -126,6 +126,28 @@ final class VaultStore: Sendable {
                     WHERE deleted_at IS NULL
                     """
             )
+            // Each version gets a number (1 at creation, one more per update) and its writer.
+            // Existing versions are numbered in the order they were written; their writer is
+            // known only for the current version (the object's last writer).
+            try db.execute(
+                sql: """
+                    ALTER TABLE object_versions ADD COLUMN number INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE object_versions ADD COLUMN created_by_id TEXT NOT NULL DEFAULT 'unknown';
+                    ALTER TABLE object_versions ADD COLUMN created_by_name TEXT NOT NULL DEFAULT 'unknown';
+                    UPDATE object_versions SET number = (
+                        SELECT COUNT(*) FROM object_versions AS earlier
+                        WHERE earlier.object_id = object_versions.object_id
+                          AND (earlier.created_at < object_versions.created_at
+                               OR (earlier.created_at = object_versions.created_at
+                                   AND earlier.rowid <= object_versions.rowid))
+                    );
+                    UPDATE object_versions SET
+                        created_by_id = (SELECT updated_by_id FROM objects WHERE current_version_id = object_versions.id),
+                        created_by_name = (SELECT updated_by_name FROM objects WHERE current_version_id = object_versions.id)
+                    WHERE id IN (SELECT current_version_id FROM objects);
+                    CREATE UNIQUE INDEX versions_by_number ON object_versions (object_id, number);
+                    """
+            )
         }
         return migrator
     }

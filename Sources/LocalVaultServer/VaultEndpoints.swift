@@ -98,6 +98,7 @@ public struct VaultEndpoints: Sendable {
             id: id,
             value: request.value,
             versionCheck: request.versionCheck,
+            expectedVersion: request.expectedVersion,
             context: context,
             caller: caller
         )
@@ -116,6 +117,19 @@ public struct VaultEndpoints: Sendable {
             environmentID: caller.environmentID,
             context: context
         )
+    }
+
+    /// `GET /vault/v1/kv/{id}/versions/{version}`: the object as it was at that version (its
+    /// value and its own metadata). `version` is a version id or a version number.
+    public func readObject(
+        id: String,
+        version: ObjectVersionSelector,
+        context: KeyContext? = nil,
+        caller: VaultCaller
+    ) async throws
+        -> VaultObject
+    {
+        try await vault.readObject(id: id, version: version, environmentID: caller.environmentID, context: context)
     }
 
     /// `GET /vault/v1/kv/{id}/versions`.

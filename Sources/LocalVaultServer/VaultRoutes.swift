@@ -100,6 +100,16 @@ struct VaultRoutes {
                 try await endpoints.listVersions(id: id, context: keyContext, caller: context.caller())
             )
         }
+        api.get("kv/{id}/versions/{version}") { request, context in
+            let id = try Self.segment("id", of: context)
+            guard let version = ObjectVersionSelector(pathSegment: try Self.segment("version", of: context)) else {
+                throw APIError.notFound
+            }
+            let keyContext = try Self.keyContext(of: request)
+            return try JSONResponse.make(
+                try await endpoints.readObject(id: id, version: version, context: keyContext, caller: context.caller())
+            )
+        }
     }
 
     /// The `key_context` query parameter of an object call (see ``KeyContextQuery``).

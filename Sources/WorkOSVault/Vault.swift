@@ -238,13 +238,29 @@ public final class Vault: Sendable {
         return try await objects.readObject(named: name, context: context, logger: logger)
     }
 
-    /// Stores a new version. With `versionCheck`, fails with ``VaultError/Code-swift.struct/versionConflict``
+    /// The object as it was at version number `version` (1 for the first): that version's value
+    /// and its own metadata. This project's extension of the WorkOS API (`GET
+    /// /vault/v1/kv/{id}/versions/{version}`); see ``readObject(id:context:)`` for `context`.
+    public func readObject(id: String, version: Int, context: KeyContext? = nil) async throws -> VaultObject {
+        try validate(context)
+        return try await objects.readObject(id: id, version: .number(version), context: context, logger: logger)
+    }
+
+    /// The object as it was at the version with id `versionID`; see ``readObject(id:version:context:)``.
+    public func readObject(id: String, versionID: String, context: KeyContext? = nil) async throws -> VaultObject {
+        try validate(context)
+        return try await objects.readObject(id: id, version: .id(versionID), context: context, logger: logger)
+    }
+
+    /// Stores a new version. With `versionCheck` (a version id) or `expectedVersion` (a version
+    /// number, ``ObjectMetadata/version``), fails with ``VaultError/Code-swift.struct/versionConflict``
     /// unless it names the current version. With `context`, only an object of exactly that
     /// context is updated (see ``readObject(id:context:)``).
     public func updateObject(
         id: String,
         value: String,
         versionCheck: String? = nil,
+        expectedVersion: Int? = nil,
         context: KeyContext? = nil
     ) async throws
         -> ObjectWithoutValue
@@ -254,6 +270,7 @@ public final class Vault: Sendable {
             id: id,
             value: value,
             versionCheck: versionCheck,
+            expectedVersion: expectedVersion,
             context: context,
             logger: logger
         )

@@ -13,10 +13,21 @@ public protocol VaultObjectService: Sendable {
     func createObject(name: String, value: String, context: KeyContext, logger: Logger?) async throws -> ObjectMetadata
     func readObject(id: String, context: KeyContext?, logger: Logger?) async throws -> VaultObject
     func readObject(named name: String, context: KeyContext?, logger: Logger?) async throws -> VaultObject
+    /// The object as it was at `version`: that version's value and its own metadata.
+    func readObject(
+        id: String,
+        version: ObjectVersionSelector,
+        context: KeyContext?,
+        logger: Logger?
+    ) async throws
+        -> VaultObject
+    /// A new version; with `versionCheck` (an id) or `expectedVersion` (a number), only if that
+    /// is the current version.
     func updateObject(
         id: String,
         value: String,
         versionCheck: String?,
+        expectedVersion: Int?,
         context: KeyContext?,
         logger: Logger?
     ) async throws
@@ -52,7 +63,14 @@ extension VaultObjectService {
     ) async throws
         -> ObjectWithoutValue
     {
-        try await updateObject(id: id, value: value, versionCheck: versionCheck, context: nil, logger: logger)
+        try await updateObject(
+            id: id,
+            value: value,
+            versionCheck: versionCheck,
+            expectedVersion: nil,
+            context: nil,
+            logger: logger
+        )
     }
 
     public func deleteObject(id: String, versionCheck: String?, logger: Logger?) async throws -> DeleteObjectResponse {
@@ -116,16 +134,59 @@ extension VaultRESTClient: VaultObjectService {
         return object
     }
 
+    public func readObject(
+        id: String,
+        version: ObjectVersionSelector,
+        context: KeyContext?,
+        logger: Logger?
+    ) async throws
+        -> VaultObject
+    {
+        let endpoint = Endpoint(
+            method: "GET",
+            segments: ["kv", id, "versions", version.pathSegment],
+            template: "/vault/v1/kv/{id}/versions/{version}",
+            query: Self.contextQuery(context)
+        )
+        let object = try await send(endpoint, body: nil as Empty?, as: VaultObject.self, logger: logger)
+        try Self.require(context, matches: object.metadata.context, endpoint: endpoint)
+        return object
+    }
+
+    /// With `expectedVersion`, the object is described first and the number turned into the version
+    /// id it names, sent as `version_check` as well: the update stays one conditional write on
+    /// the server even where the server does not know version numbers.
     public func updateObject(
         id: String,
         value: String,
         versionCheck: String?,
+        expectedVersion: Int?,
         context: KeyContext?,
         logger: Logger?
     ) async throws
         -> ObjectWithoutValue
     {
-        if context != nil { _ = try await describeObject(id: id, context: context, logger: logger) }
+        var versionCheck = versionCheck
+        if context != nil || expectedVersion != nil {
+            let described = try await describeObject(id: id, context: context, logger: logger)
+            if let expectedVersion {
+                guard let current = described.metadata.version else {
+                    throw VaultError(
+                        .badRequest,
+                        "PUT /vault/v1/kv/{id}: the server does not report version numbers; give a version id instead"
+                    )
+                }
+                guard current == expectedVersion, versionCheck == nil || versionCheck == described.metadata.versionID
+                else {
+                    throw VaultError(
+                        .versionConflict,
+                        "PUT /vault/v1/kv/{id}: expected_version does not match the current version",
+                        httpStatus: 409
+                    )
+                }
+                versionCheck = described.metadata.versionID
+            }
+        }
         let endpoint = Endpoint(
             method: "PUT",
             segments: ["kv", id],
@@ -134,7 +195,7 @@ extension VaultRESTClient: VaultObjectService {
         )
         return try await send(
             endpoint,
-            body: UpdateObjectRequest(value: value, versionCheck: versionCheck),
+            body: UpdateObjectRequest(value: value, versionCheck: versionCheck, expectedVersion: expectedVersion),
             as: ObjectWithoutValue.self,
             logger: logger
         )
@@ -287,10 +348,24 @@ public struct EmbeddedObjectService: VaultObjectService {
         }
     }
 
+    public func readObject(
+        id: String,
+        version: ObjectVersionSelector,
+        context: KeyContext?,
+        logger: Logger?
+    ) async throws
+        -> VaultObject
+    {
+        try await embedded {
+            try await vault.readObject(id: id, version: version, environmentID: caller.environmentID, context: context)
+        }
+    }
+
     public func updateObject(
         id: String,
         value: String,
         versionCheck: String?,
+        expectedVersion: Int?,
         context: KeyContext?,
         logger: Logger?
     ) async throws
@@ -301,6 +376,7 @@ public struct EmbeddedObjectService: VaultObjectService {
                 id: id,
                 value: value,
                 versionCheck: versionCheck,
+                expectedVersion: expectedVersion,
                 context: context,
                 caller: caller
             )
