@@ -85,9 +85,16 @@ struct ContextRouteTests {
                 (.get, "/vault/v1/kv/\(created.id)/metadata", nil),
                 (.get, "/vault/v1/kv/\(created.id)/versions", nil),
                 (.put, "/vault/v1/kv/\(created.id)", #"{"value": "lost"}"#),
+                (
+                    .put, "/vault/v1/kv/\(created.id)",
+                    #"{"value": "lost", "version_check": "stale", "expected_version": 9}"#
+                ),
                 (.delete, "/vault/v1/kv/\(created.id)", nil),
+                (.delete, "/vault/v1/kv/\(created.id)?version_check=stale", nil),
+                (.get, "/vault/v1/kv/\(created.id)/versions/1", nil),
             ] as [(HTTPRequest.Method, String, String?)] {
-                let response = try await client.send(method, "\(path)?\(query)", json: body)
+                let separator = path.contains("?") ? "&" : "?"
+                let response = try await client.send(method, path + separator + query, json: body)
                 #expect(response.status == .notFound, "\(method) \(path)")
                 #expect(response.text == missing.text, "\(method) \(path)")
                 #expect(!response.text.contains("hunter2"))

@@ -69,6 +69,25 @@ struct ContextBoundAccessTests {
                 {
                     _ = try await vault.deleteObject(id: id, versionCheck: nil, environmentID: Self.env, context: other)
                 },
+                // A stale check under another context says nothing either: 404, not 409.
+                {
+                    _ = try await vault.updateObject(
+                        id: id,
+                        value: "lost",
+                        versionCheck: "stale",
+                        expectedVersion: 99,
+                        context: other,
+                        caller: .alice
+                    )
+                },
+                {
+                    _ = try await vault.deleteObject(
+                        id: id,
+                        versionCheck: "stale",
+                        environmentID: Self.env,
+                        context: other
+                    )
+                },
             ]
             for call in calls {
                 let error = await #expect(throws: LocalVaultError.self) { try await call() }
