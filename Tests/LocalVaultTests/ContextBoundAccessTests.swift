@@ -186,3 +186,26 @@ struct ContextBoundAccessTests {
         #expect(context.canonicalJSON == stored)
     }
 }
+
+extension ContextBoundAccessTests {
+    @Test("listing by context is an equality on the context index, not a scan")
+    func listByContextUsesTheIndex() async throws {
+        let temporary = try TemporaryVault()
+        let vault = temporary.vault
+        _ = try await vault.createObject(name: "db", value: "v", context: Self.stored, caller: .alice)
+        // The statement listObjects runs for a context (first page, newest first).
+        let plan = try await vault.store.pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    EXPLAIN QUERY PLAN SELECT id, name, updated_at FROM objects
+                    WHERE environment_id = ? AND deleted_at IS NULL AND key_context = ?
+                    ORDER BY created_at DESC, id DESC LIMIT ?
+                    """,
+                arguments: [Self.env, Self.stored.canonicalJSON, 11]
+            ).map { $0["detail"] as String }.joined(separator: "\n")
+        }
+        #expect(plan.contains("objects_by_context (environment_id=? AND key_context=?)"), "\(plan)")
+        #expect(!plan.contains("TEMP B-TREE"), "\(plan)")
+    }
+}
