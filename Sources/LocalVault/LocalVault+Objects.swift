@@ -16,13 +16,23 @@ extension LocalVault {
         var updatedAt: Date
         var actor: Actor
         var versionID: String
+        var versionNumber: Int
         var dataKeyID: String
         var sealedValue: [UInt8]
 
+        /// An object at its current version.
         static let selection = """
             SELECT o.id, o.environment_id, o.name, o.key_context, o.updated_at, o.updated_by_id, o.updated_by_name,
-                   o.current_version_id, v.data_key_id, v.sealed_value
+                   o.current_version_id, v.number AS version_number, v.data_key_id, v.sealed_value
             FROM objects o JOIN object_versions v ON v.id = o.current_version_id
+            """
+
+        /// An object at any of its versions, with that version's own metadata under the same names.
+        static let versionSelection = """
+            SELECT o.id, o.environment_id, o.name, o.key_context, v.created_at AS updated_at,
+                   v.created_by_id AS updated_by_id, v.created_by_name AS updated_by_name,
+                   v.id AS current_version_id, v.number AS version_number, v.data_key_id, v.sealed_value
+            FROM objects o JOIN object_versions v ON v.object_id = o.id
             """
 
         init(row: Row) throws {
@@ -34,6 +44,7 @@ extension LocalVault {
             updatedAt = Date(storedMilliseconds: row["updated_at"])
             actor = Actor(id: row["updated_by_id"], name: row["updated_by_name"])
             versionID = row["current_version_id"]
+            versionNumber = row["version_number"]
             dataKeyID = row["data_key_id"]
             sealedValue = Array(row["sealed_value"] as Data)
         }
@@ -46,7 +57,8 @@ extension LocalVault {
                 updatedAt: updatedAt,
                 updatedBy: actor,
                 context: context,
-                versionID: versionID
+                versionID: versionID,
+                version: versionNumber
             )
         }
     }
@@ -80,7 +92,8 @@ extension LocalVault {
         }
         let objectID = try Self.newID()
         let version = try await seal(value, objectID: objectID, context: context, environmentID: caller.environmentID)
-        let contextJSON = String(decoding: try JSONEncoder().encode(context), as: UTF8.self)
+        // Stored canonical, so that a lookup by context is an equality on this column.
+        let contextJSON = context.canonicalJSON
         let now = Date().storedMilliseconds
         let arguments = try StatementArguments.checked([
             objectID, caller.environmentID, name, contextJSON, now, now, caller.actor.id, caller.actor.name, version.id,
@@ -95,7 +108,7 @@ extension LocalVault {
                         """,
                     arguments: arguments
                 )
-                try Self.insert(version, objectID: objectID, createdAt: now, db: db)
+                try Self.insert(version, objectID: objectID, number: 1, createdAt: now, actor: caller.actor, db: db)
             }
         } catch let error as DatabaseError where error.isUniqueConstraintViolation {
             throw LocalVaultError(.conflict, "an object with this name already exists")
@@ -104,36 +117,60 @@ extension LocalVault {
     }
 
     /// Reads an object and decrypts its value (GET /kv/{id}).
-    /// - Throws: ``LocalVaultError``: 404 if there is no such live object in the environment.
-    public func readObject(id: String, environmentID: String) async throws -> VaultObject {
-        try await decrypt(fetch(where: "o.id = ?", id, environmentID: environmentID))
+    ///
+    /// Every call that finds an object takes an optional `context`: when given, the object is
+    /// found only if its key context holds exactly these pairs, byte for byte (see
+    /// ``KeyContext/canonicalJSON``); any other object is the same 404 as a missing one, and
+    /// nothing is decrypted.
+    /// - Throws: ``LocalVaultError``: 404 if there is no such live object in the environment (or
+    ///   its context is not `context`), 422 for a `context` that breaks ``KeyContext``'s rules.
+    public func readObject(id: String, environmentID: String, context: KeyContext? = nil) async throws -> VaultObject {
+        try await decrypt(fetch(where: "o.id = ?", id, environmentID: environmentID, context: context))
     }
 
     /// Reads an object by name (GET /kv/name/{name}). A name that holds a control character names
     /// no object: 404.
-    public func readObject(named name: String, environmentID: String) async throws -> VaultObject {
-        try await decrypt(fetch(where: "o.name = ?", name, environmentID: environmentID))
+    public func readObject(
+        named name: String,
+        environmentID: String,
+        context: KeyContext? = nil
+    ) async throws
+        -> VaultObject
+    {
+        try await decrypt(fetch(where: "o.name = ?", name, environmentID: environmentID, context: context))
     }
 
     /// An object's metadata, without decrypting its value (GET /kv/{id}/metadata).
-    public func describeObject(id: String, environmentID: String) async throws -> ObjectWithoutValue {
-        let row = try await fetch(where: "o.id = ?", id, environmentID: environmentID)
+    public func describeObject(
+        id: String,
+        environmentID: String,
+        context: KeyContext? = nil
+    ) async throws
+        -> ObjectWithoutValue
+    {
+        let row = try await fetch(where: "o.id = ?", id, environmentID: environmentID, context: context)
         return ObjectWithoutValue(id: row.id, name: row.name, metadata: row.metadata)
     }
 
-    /// Stores a new version of an object's value (PUT /kv/{id}). With `versionCheck`, the update
-    /// happens only if it names the current version: of several concurrent updates carrying the
-    /// same check exactly one wins, the others get 409. Without it, the last write wins.
+    /// Stores a new version of an object's value (PUT /kv/{id}); its number is one more than the
+    /// last. With `versionCheck` (a version id) or `expectedVersion` (a version number), the
+    /// update happens only if it names the current version: of several concurrent updates
+    /// carrying the same check exactly one wins, the others get 409. Without, the last write wins.
     public func updateObject(
         id: String,
         value: String,
         versionCheck: String?,
+        expectedVersion: Int? = nil,
+        context: KeyContext? = nil,
         caller: VaultCaller
     ) async throws
         -> ObjectWithoutValue
     {
-        let current = try await fetch(where: "o.id = ?", id, environmentID: caller.environmentID)
+        // An object's context never changes: once found under `context`, it stays so.
+        let current = try await fetch(where: "o.id = ?", id, environmentID: caller.environmentID, context: context)
+        let conflict = versionCheck == nil ? Self.expectedVersionConflict : Self.versionConflict
         if let versionCheck, versionCheck != current.versionID { throw Self.versionConflict }
+        if let expectedVersion, expectedVersion != current.versionNumber { throw Self.expectedVersionConflict }
         let version = try await seal(value, objectID: id, context: current.context, environmentID: caller.environmentID)
         let now = Date().storedMilliseconds
         // The check and the switch to the new version happen in one write transaction.
@@ -148,9 +185,14 @@ extension LocalVault {
             sql += " AND current_version_id = ?"
             values.append(versionCheck)
         }
+        if let expectedVersion {
+            sql += " AND (SELECT number FROM object_versions WHERE id = objects.current_version_id) = ?"
+            values.append(expectedVersion)
+        }
         let arguments = try StatementArguments.checked(values)
         let update = sql
         let liveArguments = try StatementArguments.checked([id, caller.environmentID])
+        let objectArguments = try StatementArguments.checked([id])
         try await store.pool.write { db in
             try db.execute(sql: update, arguments: arguments)
             guard db.changesCount == 1 else {
@@ -159,11 +201,60 @@ extension LocalVault {
                     sql: "SELECT 1 FROM objects WHERE id = ? AND environment_id = ? AND deleted_at IS NULL",
                     arguments: liveArguments
                 )
-                throw stillLive == true ? Self.versionConflict : LocalVaultError.objectNotFound
+                throw stillLive == true ? conflict : LocalVaultError.objectNotFound
             }
-            try Self.insert(version, objectID: id, createdAt: now, db: db)
+            // Writes are serialized: no other transaction numbers a version of this object meanwhile.
+            let number =
+                try Int.fetchOne(
+                    db,
+                    sql: "SELECT MAX(number) + 1 FROM object_versions WHERE object_id = ?",
+                    arguments: objectArguments
+                ) ?? 1
+            try Self.insert(version, objectID: id, number: number, createdAt: now, actor: caller.actor, db: db)
         }
         return try await describeObject(id: id, environmentID: caller.environmentID)
+    }
+
+    /// One version of an object, its value decrypted, with that version's own metadata: its id,
+    /// number, data key, and when and by whom it was written (GET /kv/{id}/versions/{version}).
+    /// Versions written before version numbers existed have an unknown writer, except the
+    /// current one. `context` works as in ``readObject(id:environmentID:context:)``.
+    /// - Throws: ``LocalVaultError``: 404 if the object or the version does not exist.
+    public func readObject(
+        id: String,
+        version: ObjectVersionSelector,
+        environmentID: String,
+        context: KeyContext? = nil
+    ) async throws
+        -> VaultObject
+    {
+        guard !ControlCharacters.occur(in: id) else { throw LocalVaultError.objectNotFound }
+        let versionCondition: String
+        let versionValue: any DatabaseValueConvertible
+        switch version {
+        case .id(let versionID):
+            guard !ControlCharacters.occur(in: versionID) else { throw LocalVaultError.objectNotFound }
+            (versionCondition, versionValue) = ("v.id = ?", versionID)
+        case .number(let number):
+            (versionCondition, versionValue) = ("v.number = ?", number)
+        }
+        let contextJSON = try Self.storedForm(of: context)
+        var sql = """
+            \(ObjectRow.versionSelection)
+            WHERE o.id = ? AND o.environment_id = ? AND o.deleted_at IS NULL AND \(versionCondition)
+            """
+        var values: [(any DatabaseValueConvertible)?] = [id, environmentID, versionValue]
+        if let contextJSON {
+            sql += " AND o.key_context = ?"
+            values.append(contextJSON)
+        }
+        let arguments = try StatementArguments.checked(values)
+        let query = sql
+        let row = try await store.pool.read { db in
+            try Row.fetchOne(db, sql: query, arguments: arguments).map(ObjectRow.init(row:))
+        }
+        guard let row else { throw LocalVaultError.objectNotFound }
+        return try await decrypt(row)
     }
 
     /// Deletes an object (DELETE /kv/{id}): it is gone at once (404 afterwards) and its name can be
@@ -171,20 +262,25 @@ extension LocalVault {
     public func deleteObject(
         id: String,
         versionCheck: String?,
-        environmentID: String
+        environmentID: String,
+        context: KeyContext? = nil
     ) async throws
         -> DeleteObjectResponse
     {
         guard !ControlCharacters.occur(in: id) else { throw LocalVaultError.objectNotFound }
+        let contextJSON = try Self.storedForm(of: context)
         let now = Date().storedMilliseconds
-        let select = try StatementArguments.checked([id, environmentID])
+        let select = try StatementArguments.checked([id, environmentID, contextJSON, contextJSON])
         let update = try StatementArguments.checked([now, id])
         let name = try await store.pool.write { db -> String in
             guard
                 let row = try Row.fetchOne(
                     db,
                     sql:
-                        "SELECT name, current_version_id FROM objects WHERE id = ? AND environment_id = ? AND deleted_at IS NULL",
+                        """
+                        SELECT name, current_version_id FROM objects
+                        WHERE id = ? AND environment_id = ? AND deleted_at IS NULL AND (? IS NULL OR key_context = ?)
+                        """,
                     arguments: select
                 )
             else { throw LocalVaultError.objectNotFound }
@@ -214,15 +310,21 @@ extension LocalVault {
     // MARK: Lists
 
     /// The versions of an object, newest first (GET /kv/{id}/versions).
-    public func listVersions(id: String, environmentID: String) async throws -> ListResponse<ObjectVersion> {
-        let current = try await fetch(where: "o.id = ?", id, environmentID: environmentID)
+    public func listVersions(
+        id: String,
+        environmentID: String,
+        context: KeyContext? = nil
+    ) async throws
+        -> ListResponse<ObjectVersion>
+    {
+        let current = try await fetch(where: "o.id = ?", id, environmentID: environmentID, context: context)
         let arguments = try StatementArguments.checked([id])
         let versions = try await store.pool.read { db in
             try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT id, created_at, size, etag FROM object_versions
-                    WHERE object_id = ? ORDER BY created_at DESC, rowid DESC
+                    SELECT id, number, created_at, size, etag FROM object_versions
+                    WHERE object_id = ? ORDER BY number DESC
                     """,
                 arguments: arguments
             ).map { row in
@@ -231,7 +333,8 @@ extension LocalVault {
                     createdAt: Date(storedMilliseconds: row["created_at"]),
                     currentVersion: row["id"] == current.versionID,
                     size: row["size"],
-                    etag: row["etag"]
+                    etag: row["etag"],
+                    version: row["number"]
                 )
             }
         }
@@ -239,9 +342,11 @@ extension LocalVault {
     }
 
     /// A page of the environment's live objects (GET /kv), ordered by creation. `after` and
-    /// `before` are object ids from a previous page's `list_metadata`.
-    /// - Throws: ``LocalVaultError``: 422 for a limit outside 1...100, an unknown cursor, or a
-    ///   search holding a control character (no name holds one).
+    /// `before` are object ids from a previous page's `list_metadata`. With a
+    /// ``ListObjectsQuery/keyContext``, only objects whose context is exactly that one are listed.
+    /// - Throws: ``LocalVaultError``: 422 for a limit outside 1...100, an unknown cursor, a
+    ///   search holding a control character (no name holds one), or a key context that breaks
+    ///   ``KeyContext``'s rules.
     public func listObjects(
         _ query: ListObjectsQuery,
         environmentID: String
@@ -254,6 +359,7 @@ extension LocalVault {
         if let search = query.search, ControlCharacters.occur(in: search) {
             throw LocalVaultError(.unprocessable, "search must not contain \(ControlCharacters.rule)")
         }
+        let contextJSON = try Self.storedForm(of: query.keyContext)
         let cursorID = query.before ?? query.after
         // Object ids are ours (lowercase UUIDs): one with a control character names no object.
         if let cursorID, ControlCharacters.occur(in: cursorID) { throw Self.unknownCursor }
@@ -261,6 +367,10 @@ extension LocalVault {
         return try await store.pool.read { db in
             var conditions = ["environment_id = ?", "deleted_at IS NULL"]
             var values: [(any DatabaseValueConvertible)?] = [environmentID]
+            if let contextJSON {
+                conditions.append("key_context = ?")
+                values.append(contextJSON)
+            }
             if let search = query.search, !search.isEmpty {
                 conditions.append("name LIKE ? ESCAPE '\\'")
                 let escaped = search.replacingOccurrences(of: "\\", with: "\\\\")
@@ -321,6 +431,12 @@ extension LocalVault {
         rule: .versionCheck
     )
 
+    static let expectedVersionConflict = LocalVaultError(
+        .conflict,
+        "expected_version does not match the current version",
+        rule: .versionCheck
+    )
+
     static let unknownCursor = LocalVaultError(.unprocessable, "the list cursor does not name an object")
 
     static func newID() throws -> String { try Identifier.randomString() }
@@ -353,29 +469,63 @@ extension LocalVault {
         )
     }
 
-    private static func insert(_ version: SealedVersion, objectID: String, createdAt: Int64, db: Database) throws {
+    private static func insert(
+        _ version: SealedVersion,
+        objectID: String,
+        number: Int,
+        createdAt: Int64,
+        actor: Actor,
+        db: Database
+    ) throws {
         try db.execute(
             sql: """
-                INSERT INTO object_versions (id, object_id, created_at, size, etag, data_key_id, sealed_value)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO object_versions (id, object_id, number, created_at, created_by_id, created_by_name,
+                                             size, etag, data_key_id, sealed_value)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: try StatementArguments.checked([
-                version.id, objectID, createdAt, version.size, version.etag, version.dataKeyID, Data(version.bytes),
+                version.id, objectID, number, createdAt, actor.id, actor.name, version.size, version.etag,
+                version.dataKeyID, Data(version.bytes),
             ])
         )
     }
 
-    /// The live object whose id or name is `value`. Ids are ours and names follow ``ObjectName``:
-    /// text holding a control character names no object, and is never matched cut at a NUL.
-    private func fetch(where condition: String, _ value: String, environmentID: String) async throws -> ObjectRow {
+    /// The stored form of a context a caller looks objects up by: its canonical JSON, after the
+    /// context rules (a context that breaks them is a 422, not an empty answer).
+    static func storedForm(of context: KeyContext?) throws -> String? {
+        guard let context else { return nil }
+        do {
+            try context.validate()
+        } catch {
+            throw LocalVaultError.invalidKeyContext(error)
+        }
+        return context.canonicalJSON
+    }
+
+    /// The live object whose id or name is `value` (and whose context is `context`, when given:
+    /// compared in the query, so that no other object's row is even read). Ids are ours and names
+    /// follow ``ObjectName``: text holding a control character names no object, and is never
+    /// matched cut at a NUL.
+    private func fetch(
+        where condition: String,
+        _ value: String,
+        environmentID: String,
+        context: KeyContext? = nil
+    ) async throws
+        -> ObjectRow
+    {
         guard !ControlCharacters.occur(in: value) else { throw LocalVaultError.objectNotFound }
-        let arguments = try StatementArguments.checked([value, environmentID])
+        let contextJSON = try Self.storedForm(of: context)
+        var sql = "\(ObjectRow.selection) WHERE \(condition) AND o.environment_id = ? AND o.deleted_at IS NULL"
+        var values: [(any DatabaseValueConvertible)?] = [value, environmentID]
+        if let contextJSON {
+            sql += " AND o.key_context = ?"
+            values.append(contextJSON)
+        }
+        let arguments = try StatementArguments.checked(values)
+        let query = sql
         let row = try await store.pool.read { db in
-            try Row.fetchOne(
-                db,
-                sql: "\(ObjectRow.selection) WHERE \(condition) AND o.environment_id = ? AND o.deleted_at IS NULL",
-                arguments: arguments
-            ).map(ObjectRow.init(row:))
+            try Row.fetchOne(db, sql: query, arguments: arguments).map(ObjectRow.init(row:))
         }
         guard let row else { throw LocalVaultError.objectNotFound }
         return row

@@ -105,6 +105,50 @@ final class VaultStore: Sendable {
                     """
             )
         }
+        migrator.registerMigration("v5: canonical key contexts, version numbers") { db in
+            // Objects are looked up and listed by exact context (same pairs, byte for byte): the
+            // column holds KeyContext.canonicalJSON so that the lookup is one equality. Rows
+            // written before held JSONEncoder's output, whose key order was not fixed.
+            let rows = try Row.fetchAll(db, sql: "SELECT id, key_context FROM objects")
+            for row in rows {
+                let stored: String = row["key_context"]
+                let context = try JSONDecoder().decode(KeyContext.self, from: Data(stored.utf8))
+                let canonical = context.canonicalJSON
+                guard !canonical.utf8.elementsEqual(stored.utf8) else { continue }
+                try db.execute(
+                    sql: "UPDATE objects SET key_context = ? WHERE id = ?",
+                    arguments: try StatementArguments.checked([canonical, row["id"] as String])
+                )
+            }
+            try db.execute(
+                sql: """
+                    CREATE INDEX objects_by_context ON objects (environment_id, key_context, created_at, id)
+                    WHERE deleted_at IS NULL
+                    """
+            )
+            // Each version gets a number (1 at creation, one more per update) and its writer.
+            // Existing versions are numbered in the order they were written; their writer is
+            // known only for the current version (the object's last writer).
+            try db.execute(
+                sql: """
+                    ALTER TABLE object_versions ADD COLUMN number INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE object_versions ADD COLUMN created_by_id TEXT NOT NULL DEFAULT 'unknown';
+                    ALTER TABLE object_versions ADD COLUMN created_by_name TEXT NOT NULL DEFAULT 'unknown';
+                    UPDATE object_versions SET number = (
+                        SELECT COUNT(*) FROM object_versions AS earlier
+                        WHERE earlier.object_id = object_versions.object_id
+                          AND (earlier.created_at < object_versions.created_at
+                               OR (earlier.created_at = object_versions.created_at
+                                   AND earlier.rowid <= object_versions.rowid))
+                    );
+                    UPDATE object_versions SET
+                        created_by_id = (SELECT updated_by_id FROM objects WHERE current_version_id = object_versions.id),
+                        created_by_name = (SELECT updated_by_name FROM objects WHERE current_version_id = object_versions.id)
+                    WHERE id IN (SELECT current_version_id FROM objects);
+                    CREATE UNIQUE INDEX versions_by_number ON object_versions (object_id, number);
+                    """
+            )
+        }
         return migrator
     }
 

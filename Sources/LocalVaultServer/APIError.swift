@@ -65,6 +65,7 @@ enum ErrorMapping {
     /// context's keys are client data and are not named).
     static let fieldNames: Set<String> = [
         "context", "keys", "encrypted_keys", "name", "value", "key_context", "version_check",
+        "expected_version",
     ]
 
     /// - Returns: the error to answer with, and whether it is a server fault worth logging.

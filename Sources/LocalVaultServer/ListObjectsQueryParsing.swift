@@ -3,7 +3,8 @@ import VaultAPI
 
 /// `GET /vault/v1/kv` query parameters: `limit` (default 10, 1 to 100), `before`, `after`,
 /// `order` (`asc` or `desc`, default `desc`), `search`, and `updatedAfter` (what the Python SDK
-/// sends) or `updated_after` (what the Node SDK sends), an ISO 8601 instant.
+/// sends) or `updated_after` (what the Node SDK sends), an ISO 8601 instant; and this project's
+/// `key_context` (see ``KeyContextQuery``).
 extension ListObjectsQuery {
     /// Reads the query from decoded parameters; unknown parameters are ignored.
     /// - Throws: 422 naming the parameter that is out of range or malformed.
@@ -30,6 +31,7 @@ extension ListObjectsQuery {
             }
             query.updatedAfter = date
         }
+        query.keyContext = try KeyContextQuery.parse(parameters)
         return query
     }
 

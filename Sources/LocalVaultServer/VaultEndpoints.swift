@@ -57,44 +57,90 @@ public struct VaultEndpoints: Sendable {
         )
     }
 
-    /// `GET /vault/v1/kv/{id}`.
-    public func readObject(id: String, caller: VaultCaller) async throws -> VaultObject {
-        try await vault.readObject(id: id, environmentID: caller.environmentID)
+    /// `GET /vault/v1/kv/{id}`. With `context` (the `key_context` parameter), only an object of
+    /// exactly that context is found; any other is the same 404 as a missing one.
+    public func readObject(id: String, context: KeyContext? = nil, caller: VaultCaller) async throws -> VaultObject {
+        try await vault.readObject(id: id, environmentID: caller.environmentID, context: context)
     }
 
     /// `GET /vault/v1/kv/name/{name}`.
-    public func readObject(named name: String, caller: VaultCaller) async throws -> VaultObject {
-        try await vault.readObject(named: name, environmentID: caller.environmentID)
+    public func readObject(
+        named name: String,
+        context: KeyContext? = nil,
+        caller: VaultCaller
+    ) async throws
+        -> VaultObject
+    {
+        try await vault.readObject(named: name, environmentID: caller.environmentID, context: context)
     }
 
     /// `GET /vault/v1/kv/{id}/metadata`.
-    public func describeObject(id: String, caller: VaultCaller) async throws -> ObjectWithoutValue {
-        try await vault.describeObject(id: id, environmentID: caller.environmentID)
+    public func describeObject(
+        id: String,
+        context: KeyContext? = nil,
+        caller: VaultCaller
+    ) async throws
+        -> ObjectWithoutValue
+    {
+        try await vault.describeObject(id: id, environmentID: caller.environmentID, context: context)
     }
 
     /// `PUT /vault/v1/kv/{id}` (201).
     public func updateObject(
         id: String,
         _ request: UpdateObjectRequest,
+        context: KeyContext? = nil,
         caller: VaultCaller
     ) async throws
         -> ObjectWithoutValue
     {
-        try await vault.updateObject(id: id, value: request.value, versionCheck: request.versionCheck, caller: caller)
+        try await vault.updateObject(
+            id: id,
+            value: request.value,
+            versionCheck: request.versionCheck,
+            expectedVersion: request.expectedVersion,
+            context: context,
+            caller: caller
+        )
     }
 
     /// `DELETE /vault/v1/kv/{id}`.
     public func deleteObject(
         id: String,
         versionCheck: String?,
+        context: KeyContext? = nil,
         caller: VaultCaller
     ) async throws -> DeleteObjectResponse {
-        try await vault.deleteObject(id: id, versionCheck: versionCheck, environmentID: caller.environmentID)
+        try await vault.deleteObject(
+            id: id,
+            versionCheck: versionCheck,
+            environmentID: caller.environmentID,
+            context: context
+        )
+    }
+
+    /// `GET /vault/v1/kv/{id}/versions/{version}`: the object as it was at that version (its
+    /// value and its own metadata). `version` is a version id or a version number.
+    public func readObject(
+        id: String,
+        version: ObjectVersionSelector,
+        context: KeyContext? = nil,
+        caller: VaultCaller
+    ) async throws
+        -> VaultObject
+    {
+        try await vault.readObject(id: id, version: version, environmentID: caller.environmentID, context: context)
     }
 
     /// `GET /vault/v1/kv/{id}/versions`.
-    public func listVersions(id: String, caller: VaultCaller) async throws -> ListResponse<ObjectVersion> {
-        try await vault.listVersions(id: id, environmentID: caller.environmentID)
+    public func listVersions(
+        id: String,
+        context: KeyContext? = nil,
+        caller: VaultCaller
+    ) async throws
+        -> ListResponse<ObjectVersion>
+    {
+        try await vault.listVersions(id: id, environmentID: caller.environmentID, context: context)
     }
 
     private static func base64(_ text: String, field: String) throws(APIError) -> [UInt8] {

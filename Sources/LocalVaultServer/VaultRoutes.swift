@@ -36,7 +36,11 @@ struct VaultRoutes {
         }
         api.get("kv") { request, context in
             let query = try ListObjectsQuery.parse(try URLDecoding.query(request.uri.query))
-            return try JSONResponse.make(try await endpoints.listObjects(query, caller: context.caller()))
+            var response = try JSONResponse.make(try await endpoints.listObjects(query, caller: context.caller()))
+            if query.keyContext != nil {
+                response.headers[KeyContextQuery.appliedHeader] = KeyContextQuery.appliedValue
+            }
+            return response
         }
         api.post("kv") { request, context in
             let body = try Self.decode(CreateObjectRequest.self, from: context)
@@ -45,39 +49,72 @@ struct VaultRoutes {
                 status: .created
             )
         }
-        api.get("kv/name/{name}") { _, context in
+        api.get("kv/name/{name}") { request, context in
             let name = try Self.segment("name", of: context)
-            return try JSONResponse.make(try await endpoints.readObject(named: name, caller: context.caller()))
+            let keyContext = try Self.keyContext(of: request)
+            return try JSONResponse.make(
+                try await endpoints.readObject(named: name, context: keyContext, caller: context.caller())
+            )
         }
-        api.get("kv/{id}") { _, context in
+        api.get("kv/{id}") { request, context in
             let id = try Self.segment("id", of: context)
-            return try JSONResponse.make(try await endpoints.readObject(id: id, caller: context.caller()))
+            let keyContext = try Self.keyContext(of: request)
+            return try JSONResponse.make(
+                try await endpoints.readObject(id: id, context: keyContext, caller: context.caller())
+            )
         }
         api.put("kv/{id}") { request, context in
             let id = try Self.segment("id", of: context)
+            let keyContext = try Self.keyContext(of: request)
             let body = try Self.decode(UpdateObjectRequest.self, from: context)
             return try JSONResponse.make(
-                try await endpoints.updateObject(id: id, body, caller: context.caller()),
+                try await endpoints.updateObject(id: id, body, context: keyContext, caller: context.caller()),
                 status: .created
             )
         }
         api.delete("kv/{id}") { request, context in
             let id = try Self.segment("id", of: context)
-            let versionCheck = try URLDecoding.query(request.uri.query)["version_check"].flatMap {
-                $0.isEmpty ? nil : $0
-            }
+            let parameters = try URLDecoding.query(request.uri.query)
+            let versionCheck = parameters["version_check"].flatMap { $0.isEmpty ? nil : $0 }
+            let keyContext = try KeyContextQuery.parse(parameters)
             return try JSONResponse.make(
-                try await endpoints.deleteObject(id: id, versionCheck: versionCheck, caller: context.caller())
+                try await endpoints.deleteObject(
+                    id: id,
+                    versionCheck: versionCheck,
+                    context: keyContext,
+                    caller: context.caller()
+                )
             )
         }
-        api.get("kv/{id}/metadata") { _, context in
+        api.get("kv/{id}/metadata") { request, context in
             let id = try Self.segment("id", of: context)
-            return try JSONResponse.make(try await endpoints.describeObject(id: id, caller: context.caller()))
+            let keyContext = try Self.keyContext(of: request)
+            return try JSONResponse.make(
+                try await endpoints.describeObject(id: id, context: keyContext, caller: context.caller())
+            )
         }
-        api.get("kv/{id}/versions") { _, context in
+        api.get("kv/{id}/versions") { request, context in
             let id = try Self.segment("id", of: context)
-            return try JSONResponse.make(try await endpoints.listVersions(id: id, caller: context.caller()))
+            let keyContext = try Self.keyContext(of: request)
+            return try JSONResponse.make(
+                try await endpoints.listVersions(id: id, context: keyContext, caller: context.caller())
+            )
         }
+        api.get("kv/{id}/versions/{version}") { request, context in
+            let id = try Self.segment("id", of: context)
+            guard let version = ObjectVersionSelector(pathSegment: try Self.segment("version", of: context)) else {
+                throw APIError.notFound
+            }
+            let keyContext = try Self.keyContext(of: request)
+            return try JSONResponse.make(
+                try await endpoints.readObject(id: id, version: version, context: keyContext, caller: context.caller())
+            )
+        }
+    }
+
+    /// The `key_context` query parameter of an object call (see ``KeyContextQuery``).
+    static func keyContext(of request: Request) throws(APIError) -> KeyContext? {
+        try KeyContextQuery.parse(URLDecoding.query(request.uri.query))
     }
 
     /// A path parameter, percent-decoded.

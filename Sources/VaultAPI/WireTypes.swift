@@ -99,15 +99,21 @@ public struct UpdateObjectRequest: Codable, Sendable, Hashable {
     public var value: String
     /// The version id the caller last saw; the update fails with 409 if it is no longer current.
     public var versionCheck: String?
+    /// The version number the caller last saw (``ObjectMetadata/version``); the update fails with
+    /// the same 409 as `version_check` if it is no longer current. This project's extension of the
+    /// WorkOS API, sent as `expected_version` only when set.
+    public var expectedVersion: Int?
 
-    public init(value: String, versionCheck: String? = nil) {
+    public init(value: String, versionCheck: String? = nil, expectedVersion: Int? = nil) {
         self.value = value
         self.versionCheck = versionCheck
+        self.expectedVersion = expectedVersion
     }
 
     enum CodingKeys: String, CodingKey {
         case value
         case versionCheck = "version_check"
+        case expectedVersion = "expected_version"
     }
 }
 
@@ -131,6 +137,9 @@ public struct ObjectMetadata: Codable, Sendable, Hashable {
     public var updatedBy: Actor
     public var context: KeyContext
     public var versionID: String?
+    /// The version's number: 1 at creation, one more with each update. This project's extension
+    /// of the WorkOS API, which does not send it (nil then).
+    public var version: Int?
 
     public init(
         id: String,
@@ -139,7 +148,8 @@ public struct ObjectMetadata: Codable, Sendable, Hashable {
         updatedAt: Date,
         updatedBy: Actor,
         context: KeyContext,
-        versionID: String?
+        versionID: String?,
+        version: Int? = nil
     ) {
         self.id = id
         self.environmentID = environmentID
@@ -148,6 +158,7 @@ public struct ObjectMetadata: Codable, Sendable, Hashable {
         self.updatedBy = updatedBy
         self.context = context
         self.versionID = versionID
+        self.version = version
     }
 
     enum CodingKeys: String, CodingKey {
@@ -158,6 +169,7 @@ public struct ObjectMetadata: Codable, Sendable, Hashable {
         case updatedBy = "updated_by"
         case context
         case versionID = "version_id"
+        case version
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -170,6 +182,7 @@ public struct ObjectMetadata: Codable, Sendable, Hashable {
         try container.encode(updatedBy, forKey: .updatedBy)
         try container.encode(context, forKey: .context)
         try container.encode(versionID, forKey: .versionID)
+        try container.encodeIfPresent(version, forKey: .version)
     }
 }
 
@@ -232,13 +245,17 @@ public struct ObjectVersion: Codable, Sendable, Hashable {
     public var size: Int
     /// A hash that identifies the stored version (not a hash of the plaintext).
     public var etag: String
+    /// The version's number (1 for the first). This project's extension of the WorkOS API, which
+    /// does not send it (nil then).
+    public var version: Int?
 
-    public init(id: String, createdAt: Date, currentVersion: Bool, size: Int, etag: String) {
+    public init(id: String, createdAt: Date, currentVersion: Bool, size: Int, etag: String, version: Int? = nil) {
         self.id = id
         self.createdAt = createdAt
         self.currentVersion = currentVersion
         self.size = size
         self.etag = etag
+        self.version = version
     }
 
     enum CodingKeys: String, CodingKey {
@@ -247,6 +264,7 @@ public struct ObjectVersion: Codable, Sendable, Hashable {
         case currentVersion = "current_version"
         case size
         case etag
+        case version
     }
 }
 
@@ -331,6 +349,9 @@ public struct ListObjectsQuery: Sendable, Hashable {
     public var search: String?
     /// Only objects updated after this instant.
     public var updatedAfter: Date?
+    /// Only objects whose key context is exactly this one (same pairs, byte for byte). This
+    /// project's extension of the WorkOS API: sent as the `key_context` query parameter.
+    public var keyContext: KeyContext?
 
     public init(
         limit: Int = ListObjectsQuery.defaultLimit,
@@ -338,7 +359,8 @@ public struct ListObjectsQuery: Sendable, Hashable {
         after: String? = nil,
         order: ListOrder = .descending,
         search: String? = nil,
-        updatedAfter: Date? = nil
+        updatedAfter: Date? = nil,
+        keyContext: KeyContext? = nil
     ) {
         self.limit = limit
         self.before = before
@@ -346,5 +368,6 @@ public struct ListObjectsQuery: Sendable, Hashable {
         self.order = order
         self.search = search
         self.updatedAfter = updatedAfter
+        self.keyContext = keyContext
     }
 }

@@ -174,9 +174,9 @@ public final class Vault: Sendable {
         }
     }
 
-    private func validate(_ context: KeyContext) throws {
+    private func validate(_ context: KeyContext?) throws {
         do {
-            try context.validate()
+            try context?.validate()
         } catch {
             throw VaultError(error)
         }
@@ -220,41 +220,95 @@ public final class Vault: Sendable {
     }
 
     /// An object and its decrypted value.
-    public func readObject(id: String) async throws -> VaultObject {
-        try await objects.readObject(id: id, logger: logger)
+    ///
+    /// With `context`, the object is found only if its key context holds exactly these pairs,
+    /// byte for byte ("retrieve with the same key context used at creation"); an object of any
+    /// other context is the same ``VaultError/Code-swift.struct/notFound`` as a missing one, and
+    /// its value is never returned. The same `context` parameter on the other object calls works
+    /// alike. This is this project's extension of the WorkOS API: `vault serve` and the embedded
+    /// store apply it, and against the WorkOS API the client checks each answer itself.
+    /// - Throws: ``VaultError``: ``VaultError/Code-swift.struct/invalidKeyContext`` for a
+    ///   `context` that breaks ``KeyContext``'s rules, before any request.
+    public func readObject(id: String, context: KeyContext? = nil) async throws -> VaultObject {
+        try validate(context)
+        return try await objects.readObject(id: id, context: context, logger: logger)
     }
 
-    /// An object by name.
-    public func readObject(named name: String) async throws -> VaultObject {
-        try await objects.readObject(named: name, logger: logger)
+    /// An object by name; see ``readObject(id:context:)`` for `context`.
+    public func readObject(named name: String, context: KeyContext? = nil) async throws -> VaultObject {
+        try validate(context)
+        return try await objects.readObject(named: name, context: context, logger: logger)
     }
 
-    /// Stores a new version. With `versionCheck`, fails with ``VaultError/Code-swift.struct/versionConflict``
-    /// unless it names the current version.
-    public func updateObject(id: String, value: String, versionCheck: String? = nil) async throws -> ObjectWithoutValue
+    /// The object as it was at version number `version` (1 for the first): that version's value
+    /// and its own metadata. This project's extension of the WorkOS API (`GET
+    /// /vault/v1/kv/{id}/versions/{version}`); see ``readObject(id:context:)`` for `context`.
+    public func readObject(id: String, version: Int, context: KeyContext? = nil) async throws -> VaultObject {
+        try validate(context)
+        return try await objects.readObject(id: id, version: .number(version), context: context, logger: logger)
+    }
+
+    /// The object as it was at the version with id `versionID`; see ``readObject(id:version:context:)``.
+    public func readObject(id: String, versionID: String, context: KeyContext? = nil) async throws -> VaultObject {
+        try validate(context)
+        return try await objects.readObject(id: id, version: .id(versionID), context: context, logger: logger)
+    }
+
+    /// Stores a new version. With `versionCheck` (a version id) or `expectedVersion` (a version
+    /// number, ``ObjectMetadata/version``), fails with ``VaultError/Code-swift.struct/versionConflict``
+    /// unless it names the current version. With `context`, only an object of exactly that
+    /// context is updated (see ``readObject(id:context:)``).
+    public func updateObject(
+        id: String,
+        value: String,
+        versionCheck: String? = nil,
+        expectedVersion: Int? = nil,
+        context: KeyContext? = nil
+    ) async throws
+        -> ObjectWithoutValue
     {
-        try await objects.updateObject(id: id, value: value, versionCheck: versionCheck, logger: logger)
+        try validate(context)
+        return try await objects.updateObject(
+            id: id,
+            value: value,
+            versionCheck: versionCheck,
+            expectedVersion: expectedVersion,
+            context: context,
+            logger: logger
+        )
     }
 
-    /// Deletes an object, optionally only if `versionCheck` names its current version.
-    public func deleteObject(id: String, versionCheck: String? = nil) async throws -> DeleteObjectResponse {
-        try await objects.deleteObject(id: id, versionCheck: versionCheck, logger: logger)
+    /// Deletes an object, optionally only if `versionCheck` names its current version, and only
+    /// if its context is exactly `context` when given.
+    public func deleteObject(
+        id: String,
+        versionCheck: String? = nil,
+        context: KeyContext? = nil
+    ) async throws
+        -> DeleteObjectResponse
+    {
+        try validate(context)
+        return try await objects.deleteObject(id: id, versionCheck: versionCheck, context: context, logger: logger)
     }
 
-    /// An object's metadata, without decrypting its value.
-    public func describeObject(id: String) async throws -> ObjectWithoutValue {
-        try await objects.describeObject(id: id, logger: logger)
+    /// An object's metadata, without decrypting its value; see ``readObject(id:context:)`` for `context`.
+    public func describeObject(id: String, context: KeyContext? = nil) async throws -> ObjectWithoutValue {
+        try validate(context)
+        return try await objects.describeObject(id: id, context: context, logger: logger)
     }
 
-    /// An object's versions, newest first.
-    public func listVersions(id: String) async throws -> [ObjectVersion] {
-        try await objects.listVersions(id: id, logger: logger).data
+    /// An object's versions, newest first; see ``readObject(id:context:)`` for `context`.
+    public func listVersions(id: String, context: KeyContext? = nil) async throws -> [ObjectVersion] {
+        try validate(context)
+        return try await objects.listVersions(id: id, context: context, logger: logger).data
     }
 
-    /// One page of objects.
+    /// One page of objects; with ``ListObjectsQuery/keyContext``, only the objects of exactly that
+    /// context.
     public func listObjects(_ query: ListObjectsQuery = ListObjectsQuery()) async throws -> ListResponse<ObjectSummary>
     {
-        try await objects.listObjects(query, logger: logger)
+        try validate(query.keyContext)
+        return try await objects.listObjects(query, logger: logger)
     }
 
     /// Every object matching `query`, fetched page by page as you iterate.

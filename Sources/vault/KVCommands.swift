@@ -57,24 +57,34 @@ struct KV: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print an object's value (by id, or by --name).",
             discussion: """
+                With --context, the object is found only if its key context is exactly the given \
+                pairs (not found otherwise). With --version N, print the value as it was at version N.
+
                 Examples:
                   vault kv get 8f0c...e1
-                  vault kv get --name stripe-key --json
+                  vault kv get --name stripe-key --context organization_id=org_123 --json
+                  vault kv get 8f0c...e1 --version 2
                 """
         )
         @OptionGroup var client: ClientOptions
+        @OptionGroup var context: ContextOptions
         @Argument(help: "The object's id.") var id: String?
         @Option(help: "Read by name instead of id.") var name: String?
+        @Option(help: "Read this version number (1 is the first) instead of the current one.") var version: Int?
 
         func validate() throws {
             guard (id == nil) != (name == nil) else { throw ValidationError("give an id or --name, not both") }
+            if version != nil, id == nil { throw ValidationError("--version needs an id") }
+            if let version, version < 1 { throw ValidationError("--version must be 1 or more") }
         }
 
         func run() async throws {
             let vault = try client.vault()
+            let keyContext = try context.optionalKeyContext()
             let object = try await reportingErrors {
-                if let name { return try await vault.readObject(named: name) }
-                return try await vault.readObject(id: id!)
+                if let name { return try await vault.readObject(named: name, context: keyContext) }
+                if let version { return try await vault.readObject(id: id!, version: version, context: keyContext) }
+                return try await vault.readObject(id: id!, context: keyContext)
             }
             if client.json { try printJSON(object) } else { printLine(object.value) }
         }
@@ -92,21 +102,34 @@ struct KV: AsyncParsableCommand {
                 """
         )
         @OptionGroup var client: ClientOptions
+        @OptionGroup var context: ContextOptions
         @OptionGroup var value: ValueOptions
         @Argument(help: "The object's id.") var id: String
         @Option(name: .customLong("version-check"), help: "The version id you expect to replace.")
         var versionCheck: String?
+        @Option(name: .customLong("expected-version"), help: "The version number you expect to replace.")
+        var expectedVersion: Int?
 
         func run() async throws {
             let vault = try client.vault()
             let text = try value.read()
+            let keyContext = try context.optionalKeyContext()
             let updated = try await reportingErrors {
-                try await vault.updateObject(id: id, value: text, versionCheck: versionCheck)
+                try await vault.updateObject(
+                    id: id,
+                    value: text,
+                    versionCheck: versionCheck,
+                    expectedVersion: expectedVersion,
+                    context: keyContext
+                )
             }
             if client.json {
                 try printJSON(updated)
             } else {
-                printLine("updated \(updated.id) version \(updated.metadata.versionID ?? "-")")
+                printLine(
+                    "updated \(updated.id) version \(updated.metadata.version.map(String.init) ?? "-") "
+                        + "(\(updated.metadata.versionID ?? "-"))"
+                )
             }
         }
     }
@@ -117,13 +140,17 @@ struct KV: AsyncParsableCommand {
             discussion: "Example:\n  vault kv delete 8f0c...e1 --version-check 41d2...07"
         )
         @OptionGroup var client: ClientOptions
+        @OptionGroup var context: ContextOptions
         @Argument(help: "The object's id.") var id: String
         @Option(name: .customLong("version-check"), help: "Delete only if this is the current version.")
         var versionCheck: String?
 
         func run() async throws {
             let vault = try client.vault()
-            let deleted = try await reportingErrors { try await vault.deleteObject(id: id, versionCheck: versionCheck) }
+            let keyContext = try context.optionalKeyContext()
+            let deleted = try await reportingErrors {
+                try await vault.deleteObject(id: id, versionCheck: versionCheck, context: keyContext)
+            }
             if client.json { try printJSON(deleted) } else { printLine("deleted \(id)") }
         }
     }
@@ -138,6 +165,7 @@ struct KV: AsyncParsableCommand {
                 """
         )
         @OptionGroup var client: ClientOptions
+        @OptionGroup var context: ContextOptions
         @Option(help: "Only names containing this text.") var search: String?
         @Option(help: "asc or desc (default).") var order: String = "desc"
         @Option(help: "Return one page of at most this many (1-100) instead of everything.") var limit: Int?
@@ -154,7 +182,8 @@ struct KV: AsyncParsableCommand {
             let query = ListObjectsQuery(
                 limit: limit ?? ListObjectsQuery.maxLimit,
                 order: ListOrder(rawValue: order)!,
-                search: search
+                search: search,
+                keyContext: try context.optionalKeyContext()
             )
             let summaries: [ObjectSummary] = try await reportingErrors {
                 if limit != nil { return try await vault.listObjects(query).data }
@@ -178,16 +207,19 @@ struct KV: AsyncParsableCommand {
             discussion: "Example:\n  vault kv describe 8f0c...e1 --json"
         )
         @OptionGroup var client: ClientOptions
+        @OptionGroup var context: ContextOptions
         @Argument(help: "The object's id.") var id: String
 
         func run() async throws {
             let vault = try client.vault()
-            let described = try await reportingErrors { try await vault.describeObject(id: id) }
+            let keyContext = try context.optionalKeyContext()
+            let described = try await reportingErrors { try await vault.describeObject(id: id, context: keyContext) }
             if client.json {
                 try printJSON(described)
             } else {
                 let metadata = described.metadata
                 printLine("id: \(described.id)\nname: \(described.name)\nversion: \(metadata.versionID ?? "-")")
+                if let number = metadata.version { printLine("version number: \(number)") }
                 printLine("updated: \(VaultJSON.formatISO8601(metadata.updatedAt)) by \(metadata.updatedBy.name)")
                 printLine(
                     "context: " + metadata.context.sortedPairs.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
@@ -202,21 +234,31 @@ struct KV: AsyncParsableCommand {
             discussion: "Example:\n  vault kv versions 8f0c...e1"
         )
         @OptionGroup var client: ClientOptions
+        @OptionGroup var context: ContextOptions
         @Argument(help: "The object's id.") var id: String
 
         func run() async throws {
             let vault = try client.vault()
-            let versions = try await reportingErrors { try await vault.listVersions(id: id) }
+            let keyContext = try context.optionalKeyContext()
+            let versions = try await reportingErrors { try await vault.listVersions(id: id, context: keyContext) }
             if client.json {
                 try printJSON(versions)
             } else {
                 for version in versions {
                     let marker = version.currentVersion ? "*" : " "
+                    let number = version.version.map { "\($0)  " } ?? ""
                     printLine(
-                        "\(marker) \(version.id)  \(VaultJSON.formatISO8601(version.createdAt))  \(version.size) bytes"
+                        "\(marker) \(number)\(version.id)  \(VaultJSON.formatISO8601(version.createdAt))  \(version.size) bytes"
                     )
                 }
             }
         }
+    }
+}
+
+extension ContextOptions {
+    /// The `--context` pairs of a call that finds an object: none given means no context check.
+    func optionalKeyContext() throws -> KeyContext? {
+        pairs.isEmpty ? nil : try keyContext()
     }
 }
