@@ -52,19 +52,26 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
     private var unansweredRequests = 0
     /// The first byte of the request being read, if one is.
     private var readingSince: NIODeadline?
-    /// Whether the request being read started on an idle connection and its first line has
-    /// not ended yet (to tell an over-long URI from over-long headers).
-    private var inRequestLine = false
+    /// The length of the request line of the request being read (so far, if it has not ended),
+    /// for a request that started on an idle connection: tells an over-long URI from over-long
+    /// header fields.
+    private var requestLine: (length: Int, ended: Bool)?
+    /// The longest request line the decoder accepts.
+    private let maxRequestLineLength: Int
     /// Whether the request being read holds more than line ends (which clients may send
     /// between requests, and which deserve no 408).
     private var requestHasContent = false
+    /// Whether the request being read has not yielded a head yet: only then does its timeout
+    /// get a 408 (a request answered early, say 401 before its body, has had its answer).
+    private var awaitingHead = false
     private var idleSince = NIODeadline.now()
     private var unwritableSince: NIODeadline?
     private var timer: Scheduled<Void>?
     private var timerDeadline: NIODeadline?
     private var isClosing = false
 
-    init(limits: ConnectionLimits, registry: ConnectionRegistry?, logger: Logger) {
+    init(limits: ConnectionLimits, maxRequestLineLength: Int, registry: ConnectionRegistry?, logger: Logger) {
+        self.maxRequestLineLength = maxRequestLineLength
         self.registry = registry
         self.logger = logger
         self.readTimeout = TimeAmount(limits.readTimeout)
@@ -93,8 +100,9 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
         let bytes = unwrapInboundIn(data)
         if readingSince == nil, bytes.readableBytes > 0 {
             readingSince = .now()
-            inRequestLine = unansweredRequests == 0
+            requestLine = unansweredRequests == 0 ? (0, false) : nil
             requestHasContent = false
+            awaitingHead = true
             update(context: context)
         }
         if !requestHasContent {
@@ -102,8 +110,15 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
                 $0 != UInt8(ascii: "\r") && $0 != UInt8(ascii: "\n")
             }
         }
-        if inRequestLine, bytes.readableBytesView.contains(UInt8(ascii: "\n")) {
-            inRequestLine = false
+        if var line = requestLine, !line.ended {
+            let view = bytes.readableBytesView
+            if let end = view.firstIndex(of: UInt8(ascii: "\n")) {
+                line.length += end - view.startIndex
+                line.ended = true
+            } else {
+                line.length += view.count
+            }
+            requestLine = line
         }
         context.fireChannelRead(data)
     }
@@ -123,7 +138,8 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
         switch progress {
         case .headReceived:
             unansweredRequests += 1
-            inRequestLine = false
+            requestLine = nil
+            awaitingHead = false
             if let registrationID { registry?.requestStarted(registrationID) }
         case .requestReceived:
             readingSince = nil
@@ -134,7 +150,8 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
                 if let registrationID { registry?.waiting(registrationID, channel: context.channel) }
             }
         case .parserError(let error):
-            answer(Self.apiError(for: error, inRequestLine: inRequestLine), context: context)
+            let uriTooLong = (requestLine?.length ?? 0) > maxRequestLineLength
+            answer(Self.apiError(for: error, uriTooLong: uriTooLong), context: context)
             return
         }
         update(context: context)
@@ -191,7 +208,7 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
             return
         }
         switch next.expiry {
-        case .read where unansweredRequests == 0 && requestHasContent:
+        case .read where awaitingHead && requestHasContent && unansweredRequests == 0:
             logger.debug("request head not received in time: 408, closing the connection")
             answer(
                 APIError(.requestTimeout, code: "request_timeout", message: "the request did not arrive in time"),
@@ -237,9 +254,9 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
     }
 
     /// The answer to a request the decoder refused.
-    static func apiError(for error: HTTPParserError, inRequestLine: Bool) -> APIError {
+    static func apiError(for error: HTTPParserError, uriTooLong: Bool) -> APIError {
         switch error {
-        case .headerOverflow where inRequestLine:
+        case .headerOverflow where uriTooLong:
             APIError(.uriTooLong, code: "uri_too_long", message: "the request line is too long")
         case .headerOverflow:
             APIError(

@@ -18,7 +18,12 @@ struct GuardedHTTP1Channel: ServerChildChannel {
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         do {
             try channel.pipeline.syncOperations.addHandler(
-                ConnectionGuardHandler(limits: limits, registry: registry, logger: logger)
+                ConnectionGuardHandler(
+                    limits: limits,
+                    maxRequestLineLength: base.configuration.httpDecoder.maxHeaderFieldSize,
+                    registry: registry,
+                    logger: logger
+                )
             )
         } catch {
             return channel.eventLoop.makeFailedFuture(error)
