@@ -23,14 +23,11 @@ final class RawSocket: @unchecked Sendable {
     /// Connects to `127.0.0.1:port`, waiting up to `timeout` (and as long for each later read).
     static func connect(port: Int, timeout: Duration = .seconds(20)) async throws -> RawSocket {
         try await onThread {
-            let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            let descriptor = makeStreamSocket()
             guard descriptor >= 0 else { throw RawSocketError.system("socket", errno) }
             let socket = RawSocket(descriptor: descriptor)
             socket.setTimeouts(timeout)
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = in_port_t(UInt16(port).bigEndian)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            var address = loopbackAddress(port: port)
             let result = withUnsafePointer(to: &address) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                     systemConnect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
@@ -44,12 +41,10 @@ final class RawSocket: @unchecked Sendable {
     /// Opens a connection without waiting for it to be established, for load that only needs
     /// to exist; `nil` if no descriptor is left.
     static func connectWithoutWaiting(port: Int) -> RawSocket? {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+        let descriptor = makeStreamSocket()
         guard descriptor >= 0 else { return nil }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK)
+        var address = loopbackAddress(port: port)
         _ = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                 systemConnect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
@@ -60,7 +55,7 @@ final class RawSocket: @unchecked Sendable {
 
     private func setTimeouts(_ timeout: Duration) {
         let seconds = timeout.components.seconds
-        var value = timeval(tv_sec: Int(seconds), tv_usec: Int(timeout.components.attoseconds / 1_000_000_000_000))
+        var value = timeval(tv_sec: .init(seconds), tv_usec: .init(timeout.components.attoseconds / 1_000_000_000_000))
         setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &value, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(descriptor, SOL_SOCKET, SO_SNDTIMEO, &value, socklen_t(MemoryLayout<timeval>.size))
     }
@@ -78,7 +73,7 @@ final class RawSocket: @unchecked Sendable {
         var offset = 0
         while offset < bytes.count {
             let sent = bytes[offset...].withUnsafeBytes {
-                systemSend(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+                systemSend(descriptor, $0.baseAddress, $0.count, noSignalFlag)
             }
             if sent < 0, errno == EINTR { continue }
             guard sent > 0 else { return false }
@@ -142,6 +137,35 @@ enum RawSocketError: Error, CustomStringConvertible {
         case .system(let call, let code): "\(call) failed: \(String(cString: strerror(code)))"
         }
     }
+}
+
+/// A TCP socket that never raises SIGPIPE.
+private func makeStreamSocket() -> Int32 {
+    #if canImport(Glibc)
+    return socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    #else
+    let descriptor = socket(AF_INET, SOCK_STREAM, 0)
+    var on: Int32 = 1
+    setsockopt(descriptor, SOL_SOCKET, SO_NOSIGPIPE, &on, socklen_t(MemoryLayout<Int32>.size))
+    return descriptor
+    #endif
+}
+
+#if canImport(Glibc)
+private let noSignalFlag = Int32(MSG_NOSIGNAL)
+#else
+private let noSignalFlag: Int32 = 0
+#endif
+
+private func loopbackAddress(port: Int) -> sockaddr_in {
+    var address = sockaddr_in()
+    #if canImport(Darwin)
+    address.sin_len = UInt8(MemoryLayout<sockaddr_in>.size)
+    #endif
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    return address
 }
 
 // At file scope, where the names do not clash with `RawSocket`'s methods.
