@@ -29,6 +29,12 @@ struct Serve: AsyncParsableCommand {
             standard error, one line per request. SIGINT or SIGTERM stops the server after the \
             requests in flight.
 
+            Slow and silent clients: a request must arrive in full within --read-timeout of its \
+            first byte (else 408, or the connection ends mid-body), and a connection without a \
+            request is closed after --idle-timeout. At --max-connections (default: 3/4 of the \
+            open-file limit, which is raised to its hard limit at start, at most 16384), a new \
+            connection closes the one that has waited longest without a request.
+
             Examples:
               VAULT_API_KEYS=sk_test_local vault serve
               VAULT_API_KEYS=sk_test_a,environment_staging:sk_test_b vault serve --port 8080
