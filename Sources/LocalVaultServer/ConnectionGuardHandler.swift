@@ -147,7 +147,7 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
             unansweredRequests = max(0, unansweredRequests - 1)
             if unansweredRequests == 0 {
                 idleSince = .now()
-                if let registrationID { registry?.waiting(registrationID, channel: context.channel) }
+                if let registrationID { registry?.waiting(registrationID) }
             }
         case .parserError(let error):
             let uriTooLong = (requestLine?.length ?? 0) > maxRequestLineLength
@@ -162,7 +162,8 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
     private func start(context: ChannelHandlerContext) {
         guard registrationID == nil, !isClosing else { return }
         idleSince = .now()
-        registrationID = registry?.opened(context.channel)
+        let channel = context.channel
+        registrationID = registry?.opened { channel.close(promise: nil) }
         update(context: context)
     }
 

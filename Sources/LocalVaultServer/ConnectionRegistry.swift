@@ -1,5 +1,4 @@
 import Logging
-import NIOCore
 import Synchronization
 
 /// The open connections of one server, for the connection cap: at the cap, a new connection
@@ -22,11 +21,11 @@ final class ConnectionRegistry: Sendable {
     struct Waiting {
         let id: UInt64
         let ticket: UInt64
-        let channel: any Channel
     }
 
     struct State {
-        var open = 0
+        /// How to close each open connection.
+        var closers: [UInt64: @Sendable () -> Void] = [:]
         var nextID: UInt64 = 0
         var nextTicket: UInt64 = 0
         /// The ticket of each waiting connection's current queue entry.
@@ -43,27 +42,31 @@ final class ConnectionRegistry: Sendable {
     }
 
     /// The number of connections open.
-    var openConnections: Int { state.withLock { $0.open } }
+    var openConnections: Int { state.withLock { $0.closers.count } }
+
+    /// The entries of the waiting queue, stale ones included (for tests of its bound).
+    var queuedEntries: Int { state.withLock { $0.queue.count - $0.queueStart } }
 
     /// Registers a new connection, waiting for its first request, and closes the longest waiting
     /// other connection if the cap is reached.
+    /// - Parameter close: closes the connection (from any thread).
     /// - Returns: the connection's id in this registry.
-    func opened(_ channel: any Channel) -> UInt64 {
+    func opened(close: @escaping @Sendable () -> Void) -> UInt64 {
         let now = ContinuousClock.now
-        let (id, evicted, warn) = state.withLock { state -> (UInt64, (any Channel)?, Bool) in
+        let (id, evicted, warn) = state.withLock { state -> (UInt64, (@Sendable () -> Void)?, Bool) in
             let id = state.nextID
             state.nextID += 1
-            state.open += 1
-            var evicted: (any Channel)?
+            state.closers[id] = close
+            var evicted: (@Sendable () -> Void)?
             var warn = false
-            if state.open >= capacity {
+            if state.closers.count >= capacity {
                 evicted = Self.takeLongestWaiting(&state)
                 if state.lastWarning.map({ now - $0 >= Self.warningInterval }) ?? true {
                     state.lastWarning = now
                     warn = true
                 }
             }
-            Self.enqueue(id: id, channel: channel, in: &state)
+            Self.enqueue(id: id, in: &state)
             return (id, evicted, warn)
         }
         if warn {
@@ -72,7 +75,7 @@ final class ConnectionRegistry: Sendable {
                 metadata: ["max_connections": "\(capacity)"]
             )
         }
-        evicted?.close(promise: nil)
+        evicted?()
         return id
     }
 
@@ -82,23 +85,23 @@ final class ConnectionRegistry: Sendable {
     }
 
     /// The connection answered all its requests and waits for the next.
-    func waiting(_ id: UInt64, channel: any Channel) {
-        state.withLock { Self.enqueue(id: id, channel: channel, in: &$0) }
+    func waiting(_ id: UInt64) {
+        state.withLock { Self.enqueue(id: id, in: &$0) }
     }
 
     /// The connection closed.
     func closed(_ id: UInt64) {
         state.withLock { state in
-            state.open -= 1
+            state.closers.removeValue(forKey: id)
             state.waitingTicket.removeValue(forKey: id)
         }
     }
 
-    private static func enqueue(id: UInt64, channel: any Channel, in state: inout State) {
+    private static func enqueue(id: UInt64, in state: inout State) {
         let ticket = state.nextTicket
         state.nextTicket += 1
         state.waitingTicket[id] = ticket
-        state.queue.append(Waiting(id: id, ticket: ticket, channel: channel))
+        state.queue.append(Waiting(id: id, ticket: ticket))
         // Sweep stale entries once they outnumber live ones by far; the sweep costs the number
         // of entries, paid for by the appends since the last one.
         let entries = state.queue.count - state.queueStart
@@ -109,7 +112,7 @@ final class ConnectionRegistry: Sendable {
         }
     }
 
-    private static func takeLongestWaiting(_ state: inout State) -> (any Channel)? {
+    private static func takeLongestWaiting(_ state: inout State) -> (@Sendable () -> Void)? {
         defer {
             if state.queueStart > 1_024, state.queueStart * 2 > state.queue.count {
                 state.queue.removeFirst(state.queueStart)
@@ -121,7 +124,7 @@ final class ConnectionRegistry: Sendable {
             state.queueStart += 1
             if state.waitingTicket[entry.id] == entry.ticket {
                 state.waitingTicket.removeValue(forKey: entry.id)
-                return entry.channel
+                return state.closers[entry.id]
             }
         }
         return nil
