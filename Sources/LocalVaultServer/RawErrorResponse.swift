@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import NIOCore
 import VaultAPI
@@ -8,10 +9,12 @@ import VaultAPI
 enum RawErrorResponse {
     /// The complete HTTP/1.1 response.
     static func bytes(for error: APIError, requestID: String, allocator: ByteBufferAllocator) -> ByteBuffer {
-        // Encoding three optional strings cannot fail; the fallback keeps this function total.
+        // The key order of every other JSON answer. Encoding three optional strings cannot fail;
+        // the fallback keeps this function total.
+        let encoder = VaultJSON.encoder()
+        encoder.outputFormatting.insert(.sortedKeys)
         let body =
-            (try? VaultJSON.encoder().encode(error.body)).map { Array($0) }
-            ?? Array(#"{"error":"Internal server error"}"#.utf8)
+            (try? encoder.encode(error.body)).map { Array($0) } ?? Array(#"{"error":"Internal server error"}"#.utf8)
         let reason = error.status.reasonPhrase
         var head = "HTTP/1.1 \(error.status.code) \(reason)\r\n"
         head += "content-type: \(JSONResponse.contentType)\r\n"
