@@ -21,12 +21,23 @@ final class RawSocket: @unchecked Sendable {
     deinit { close() }
 
     /// Connects to `127.0.0.1:port`, waiting up to `timeout` (and as long for each later read).
-    static func connect(port: Int, timeout: Duration = .seconds(20)) async throws -> RawSocket {
+    /// - Parameter receiveBuffer: a receive buffer size, to make a client that reads slowly
+    ///   stall the server sooner; the system's by default.
+    static func connect(
+        port: Int,
+        timeout: Duration = .seconds(20),
+        receiveBuffer: Int32? = nil
+    ) async throws
+        -> RawSocket
+    {
         try await onThread {
             let descriptor = makeStreamSocket()
             guard descriptor >= 0 else { throw RawSocketError.system("socket", errno) }
             let socket = RawSocket(descriptor: descriptor)
             socket.setTimeouts(timeout)
+            if var size = receiveBuffer {
+                setsockopt(descriptor, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+            }
             var address = loopbackAddress(port: port)
             let result = withUnsafePointer(to: &address) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {

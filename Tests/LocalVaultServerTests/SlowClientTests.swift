@@ -103,6 +103,39 @@ struct SlowClientTests {
         }
     }
 
+    @Test("a client that stops reading its response is disconnected after the idle timeout")
+    func stalledReaderIsCutOff() async throws {
+        try await GuardedServer.run(limits: Self.shortLimits) { port in
+            // A 900 kB value.
+            let value = String(repeating: "v", count: 900_000)
+            let create = try await RawSocket.connect(port: port, timeout: .seconds(30))
+            let body = #"{"name":"big","value":"\#(value)","key_context":{"organization_id":"org_1"}}"#
+            await create.send(
+                Array(
+                    ("POST /vault/v1/kv HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(TestKeys.primary)\r\n"
+                        + "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n" + body).utf8
+                )
+            )
+            let created = try #require(RawResponse(await create.receive(until: RawResponse.isComplete).bytes))
+            create.close()
+            #expect(created.status == 201)
+            let id = try #require(
+                (try JSONSerialization.jsonObject(with: Data(created.body)) as? [String: Any])?["id"] as? String
+            )
+
+            // Twenty such reads, pipelined: far more than the socket buffers hold.
+            let reader = try await RawSocket.connect(port: port, timeout: .seconds(30), receiveBuffer: 4_096)
+            let read = "GET /vault/v1/kv/\(id) HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(TestKeys.primary)\r\n\r\n"
+            await reader.send(Array(String(repeating: read, count: 20).utf8))
+            // Read nothing for three idle timeouts, then everything there is.
+            try await Task.sleep(for: .seconds(6))
+            let (bytes, closed) = await reader.receive()
+            #expect(closed, "the server kept waiting for a client that does not read")
+            let answered = HTTPFuzzTests.statuses(in: bytes).count
+            #expect(answered < 20, "every response arrived: the server did not give up")
+        }
+    }
+
     @Test("at the connection cap, a new connection closes the one waiting longest; requests are answered")
     func capClosesLongestWaiting() async throws {
         let limits = ConnectionLimits(readTimeout: .seconds(60), idleTimeout: .seconds(60), maxConnections: 8)
