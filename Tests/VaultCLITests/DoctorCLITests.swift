@@ -67,7 +67,7 @@ struct DoctorCLITests {
     }
 
     @Test func aLiveServerWithAValidKeyPasses() throws {
-        let server = try ServedVault(apiKeys: Self.validKey)
+        let server = try ListeningProcess.vaultServe(apiKeys: Self.validKey)
         defer { server.stop() }
         let environment = ["WORKOS_API_KEY": Self.validKey, "WORKOS_BASE_URL": server.baseURL]
         let result = try cli.vault(["doctor"], environment: environment)
@@ -95,7 +95,7 @@ struct DoctorCLITests {
     }
 
     @Test func aWrongKeyExitsThreeAndIsNotPrinted() throws {
-        let server = try ServedVault(apiKeys: Self.validKey)
+        let server = try ListeningProcess.vaultServe(apiKeys: Self.validKey)
         defer { server.stop() }
         let wrongKey = "sk_test_doctor_wrong_key_77c1"
         let result = try cli.vault(
@@ -154,7 +154,10 @@ struct DoctorCLITests {
               "key_id": "cmk_doctor_test", "provider": "file", "path": "org_byok.key"}]}
             """#.utf8
         ).write(to: configuration)
-        let server = try ServedVault(apiKeys: Self.validKey, arguments: ["--customer-keys", configuration.path])
+        let server = try ListeningProcess.vaultServe(
+            apiKeys: Self.validKey,
+            arguments: ["--customer-keys", configuration.path]
+        )
         defer { server.stop() }
         let environment = ["WORKOS_API_KEY": Self.validKey, "WORKOS_BASE_URL": server.baseURL]
 
@@ -165,6 +168,52 @@ struct DoctorCLITests {
         #expect(managed.status == 0)
         #expect(managed.stdout.contains("✔ key_management: Vault-managed"))
         try expectCanaryGone(environment: environment)
+    }
+
+    /// The proxy needs python3; CI has it, so there its absence fails instead of skipping.
+    static let canRunProxy = ListeningProcess.hasPython3 || ProcessInfo.processInfo.environment["CI"] == "true"
+
+    @Test(.enabled(if: canRunProxy, "needs python3 for Tests/Interop/workos_like_proxy.py"))
+    func aServerWithoutVersionNumbersIsCheckedByVersionID() throws {
+        let server = try ListeningProcess.vaultServe(apiKeys: Self.validKey)
+        defer { server.stop() }
+        let proxy = try ListeningProcess.workOSLikeProxy(upstream: server.baseURL)
+        defer { proxy.stop() }
+        let result = try cli.vault(
+            ["doctor"],
+            environment: ["WORKOS_API_KEY": Self.validKey, "WORKOS_BASE_URL": proxy.baseURL]
+        )
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(
+            result.stdout.contains(
+                "✔ update: updated the canary; no version numbers (WorkOS API), the version id changed"
+            )
+        )
+        #expect(result.stdout.contains("✔ describe: metadata without the value: the new version id"))
+        expectNoCanary(result)
+        try expectCanaryGone(environment: ["WORKOS_API_KEY": Self.validKey, "WORKOS_BASE_URL": server.baseURL])
+    }
+
+    @Test(.enabled(if: canRunProxy, "needs python3 for Tests/Interop/workos_like_proxy.py"))
+    func theCanaryIsDeletedWhenALaterStepFails() throws {
+        let server = try ListeningProcess.vaultServe(apiKeys: Self.validKey)
+        defer { server.stop() }
+        let proxy = try ListeningProcess.workOSLikeProxy(upstream: server.baseURL, failUpdates: true)
+        defer { proxy.stop() }
+        let result = try cli.vault(
+            ["doctor", "--json"],
+            environment: ["WORKOS_API_KEY": Self.validKey, "WORKOS_BASE_URL": proxy.baseURL]
+        )
+        #expect(result.status == 5, "\(result.stdout)\(result.stderr)")
+        let (ok, steps) = try report(result)
+        #expect(!ok)
+        let statuses = Dictionary(steps.map { ($0["name"] ?? "", $0["status"] ?? "") }) { first, _ in first }
+        #expect(statuses["update"] == "fail")
+        #expect(statuses["describe"] == "skip" && statuses["delete"] == "skip" && statuses["read_deleted"] == "skip")
+        #expect(statuses["cleanup"] == "pass", "the canary is deleted after the failed step")
+        #expect(statuses["round_trip"] == "pass", "the key steps still run")
+        expectNoCanary(result)
+        try expectCanaryGone(environment: ["WORKOS_API_KEY": Self.validKey, "WORKOS_BASE_URL": server.baseURL])
     }
 
     @Test func helpHasExamples() throws {
