@@ -170,6 +170,16 @@ struct DoctorCLITests {
         try expectCanaryGone(environment: environment)
     }
 
+    @Test func anEmbeddedStoreUnderAnotherRootKeyExitsFive() throws {
+        defer { try? FileManager.default.removeItem(atPath: cli.home) }
+        #expect(try cli.vault(["doctor"]).status == 0)
+        let otherKey = Data((0..<32).map { UInt8($0) }).base64EncodedString()
+        let result = try cli.vault(["doctor"], environment: ["VAULT_ROOT_KEY": otherKey])
+        #expect(result.status == 5, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("✘ connection: could not open the client"))
+        #expect(!result.stdout.contains(otherKey) && !result.stderr.contains(otherKey))
+    }
+
     /// The proxy needs python3; CI has it, so there its absence fails instead of skipping.
     static let canRunProxy = ListeningProcess.hasPython3 || ProcessInfo.processInfo.environment["CI"] == "true"
 
