@@ -17,17 +17,19 @@ enum DoctorCanary {
 
 /// Runs one step's call. A failure is recorded under `name` (message and exit code of the
 /// ``VaultError``; other errors, which could quote anything, only by their kind).
+/// - Parameter decrypting: the call unwraps keys it was given (see ``ExitStatus``).
 /// - Returns: the call's result, or nil when it failed.
 func doctorAttempt<Result>(
     _ report: DoctorReport,
     _ name: String,
     _ what: String,
+    decrypting: Bool = false,
     _ body: () async throws -> Result
 ) async -> Result? {
     do {
         return try await body()
     } catch let error as VaultError {
-        report.fail(name, what, error)
+        report.fail(name, what, error, decrypting: decrypting)
     } catch is CancellationError {
         report.fail(name, "\(what): cancelled", exitCode: 5)
     } catch {

@@ -72,16 +72,10 @@ struct Doctor: AsyncParsableCommand {
 
         let remote: Bool
         if case .remote = configuration.backend { remote = true } else { remote = false }
-        guard
-            let vault = await doctorAttempt(
-                report,
-                "connection",
-                "could not open the client",
-                {
-                    try Vault(configuration: configuration)
-                }
-            )
-        else { return nil }
+        let vault = await doctorAttempt(report, "connection", "could not open the client") {
+            try Vault(configuration: configuration)
+        }
+        guard let vault else { return nil }
         do {
             _ = try await vault.listObjects(ListObjectsQuery(limit: 1))
         } catch let error as VaultError {

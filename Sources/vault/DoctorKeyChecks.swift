@@ -12,16 +12,10 @@ struct DoctorKeyChecks {
     let context: KeyContext
 
     func run(_ report: DoctorReport) async {
-        guard
-            let dataKey = await doctorAttempt(
-                report,
-                "data_key",
-                "could not get a data key for the context",
-                {
-                    try await vault.createDataKey(context: context)
-                }
-            )
-        else {
+        let dataKey = await doctorAttempt(report, "data_key", "could not get a data key for the context") {
+            try await vault.createDataKey(context: context)
+        }
+        guard let dataKey else {
             for step in Self.stepNames.dropFirst() { report.skip(step, "not run: no data key") }
             return
         }
@@ -44,16 +38,10 @@ struct DoctorKeyChecks {
             report.fail("round_trip", "could not encrypt locally: unexpected \(type(of: error))", exitCode: 4)
             return
         }
-        guard
-            let decrypted = await doctorAttempt(
-                report,
-                "round_trip",
-                "could not decrypt the canary",
-                {
-                    try await vault.decrypt(blob)
-                }
-            )
-        else { return }
+        let decrypted = await doctorAttempt(report, "round_trip", "could not decrypt the canary", decrypting: true) {
+            try await vault.decrypt(blob)
+        }
+        guard let decrypted else { return }
         guard decrypted == plaintext else {
             report.fail("round_trip", "decrypted the canary, but the text differs", exitCode: 4)
             return

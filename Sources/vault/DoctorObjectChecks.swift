@@ -41,16 +41,10 @@ struct DoctorObjectChecks {
         defer { for step in pending { report.skip(step, "not run: an earlier canary step failed") } }
 
         pending.removeFirst()
-        guard
-            let read = await doctorAttempt(
-                report,
-                "read",
-                "could not read the canary back",
-                {
-                    try await vault.readObject(id: created.id, context: context)
-                }
-            )
-        else { return false }
+        let read = await doctorAttempt(report, "read", "could not read the canary back") {
+            try await vault.readObject(id: created.id, context: context)
+        }
+        guard let read else { return false }
         guard read.value == value else {
             report.fail("read", "read the canary back, but its value differs from the one stored", exitCode: 5)
             return false
@@ -58,33 +52,21 @@ struct DoctorObjectChecks {
         report.pass("read", "read the canary back under its context: the same value")
 
         pending.removeFirst()
-        guard
-            let updated = await doctorAttempt(
-                report,
-                "update",
-                "could not update the canary",
-                {
-                    try await vault.updateObject(
-                        id: created.id,
-                        value: DoctorCanary.secretText("update"),
-                        versionCheck: created.versionID,
-                        context: context
-                    )
-                }
-            ), checkVersions(from: created, to: updated.metadata, report)
-        else { return false }
+        let updated = await doctorAttempt(report, "update", "could not update the canary") {
+            try await vault.updateObject(
+                id: created.id,
+                value: DoctorCanary.secretText("update"),
+                versionCheck: created.versionID,
+                context: context
+            )
+        }
+        guard let updated, checkVersions(from: created, to: updated.metadata, report) else { return false }
 
         pending.removeFirst()
-        guard
-            let described = await doctorAttempt(
-                report,
-                "describe",
-                "could not read the canary's metadata",
-                {
-                    try await vault.describeObject(id: created.id, context: context)
-                }
-            )
-        else { return false }
+        let described = await doctorAttempt(report, "describe", "could not read the canary's metadata") {
+            try await vault.describeObject(id: created.id, context: context)
+        }
+        guard let described else { return false }
         guard described.name == name, described.metadata.context == context,
             described.metadata.version == updated.metadata.version,
             described.metadata.versionID == updated.metadata.versionID
@@ -96,16 +78,10 @@ struct DoctorObjectChecks {
         report.pass("describe", "metadata without the value: \(version), the same name and context")
 
         pending.removeFirst()
-        guard
-            await doctorAttempt(
-                report,
-                "delete",
-                "could not delete the canary",
-                {
-                    try await vault.deleteObject(id: created.id, context: context)
-                }
-            ) != nil
-        else { return false }
+        let deleted = await doctorAttempt(report, "delete", "could not delete the canary") {
+            try await vault.deleteObject(id: created.id, context: context)
+        }
+        guard deleted != nil else { return false }
         report.pass("delete", "deleted the canary")
 
         pending.removeFirst()
@@ -162,15 +138,10 @@ struct DoctorObjectChecks {
 
     /// Deletes the canary after a failed step, so that the doctor leaves nothing behind.
     private func cleanUp(_ created: ObjectMetadata, name: String, _ report: DoctorReport) async {
-        guard
-            await doctorAttempt(
-                report,
-                "cleanup",
-                "could not delete the canary \(name); delete it with `vault kv delete \(created.id)`",
-                // By id alone: the doctor created this id, and one call less is one failure less.
-                { try await vault.deleteObject(id: created.id) }
-            ) != nil
-        else { return }
+        let hint = "could not delete the canary \(name); delete it with `vault kv delete \(created.id)`"
+        // By id alone: the doctor created this id, and one call less is one failure less.
+        let deleted = await doctorAttempt(report, "cleanup", hint) { try await vault.deleteObject(id: created.id) }
+        guard deleted != nil else { return }
         report.pass("cleanup", "deleted the canary \(name) after the failed step")
     }
 }

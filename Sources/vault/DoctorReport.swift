@@ -62,10 +62,11 @@ final class DoctorReport {
     }
 
     /// A failed call: the error's message (which never holds secrets) and its exit code.
-    func fail(_ name: String, _ what: String, _ error: VaultError) {
+    /// - Parameter decrypting: the call unwrapped keys it was given (see ``ExitStatus``).
+    func fail(_ name: String, _ what: String, _ error: VaultError, decrypting: Bool = false) {
         var detail = "\(what): \(error.message)"
         if let status = error.httpStatus { detail += " (HTTP \(status))" }
-        fail(name, detail, exitCode: ExitStatus.code(for: error))
+        fail(name, detail, exitCode: ExitStatus.code(for: error, decrypting: decrypting))
     }
 
     private func record(_ step: DoctorStep) {
