@@ -131,7 +131,7 @@ struct VaultCLITests {
         ["encrypt"], ["decrypt"], ["rekey"], ["kv", "create"], ["kv", "get"], ["kv", "update"], ["kv", "delete"],
         ["kv", "list"], ["kv", "describe"], ["kv", "versions"], ["keys", "data-key"], ["keys", "decrypt"],
         ["keys", "rekey"],
-        ["serve"], ["bench", "e2e"], ["bench", "embedded"], ["bench", "string"], ["bench", "blobs"],
+        ["serve"], ["doctor"], ["bench", "e2e"], ["bench", "embedded"], ["bench", "string"], ["bench", "blobs"],
         ["bench", "batch-decrypt"],
     ])
     func everyCommandHasHelpWithExamples(command: [String]) throws {
