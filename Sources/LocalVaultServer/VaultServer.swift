@@ -21,8 +21,8 @@ public struct VaultServerConfiguration: Sendable {
     public var rateLimit: RateLimit
     /// The largest request body accepted; larger ones get 413.
     public var maxBodySize: Int
-    /// When deleted objects are purged.
-    public var purge: PurgePolicy
+    /// How long a deleted object holds its name before it is purged for good (0: at once).
+    public var purgeDelay: Duration
 
     public init(
         host: String = "127.0.0.1",
@@ -32,7 +32,7 @@ public struct VaultServerConfiguration: Sendable {
         customerKeys: [CustomerKeyMapping] = [],
         rateLimit: RateLimit = .workOSDefault,
         maxBodySize: Int = 1 << 20,
-        purge: PurgePolicy = .default
+        purgeDelay: Duration = LocalVaultConfiguration.defaultPurgeDelay
     ) {
         self.host = host
         self.port = port
@@ -41,7 +41,7 @@ public struct VaultServerConfiguration: Sendable {
         self.customerKeys = customerKeys
         self.rateLimit = rateLimit
         self.maxBodySize = maxBodySize
-        self.purge = purge
+        self.purgeDelay = purgeDelay
     }
 
     /// The base URL clients use, for a given bound port.
@@ -89,7 +89,7 @@ public enum VaultServer {
             },
             logger: logger
         )
-        application.addServices(PurgeService(vault: vault, policy: configuration.purge, logger: logger))
+        application.addServices(PurgeService(vault: vault, logger: logger))
         return application
     }
 
@@ -107,7 +107,10 @@ public enum VaultServer {
             configuration: LocalVaultConfiguration(
                 dataDirectory: configuration.dataDirectory,
                 customerKeys: configuration.customerKeys,
-                logger: logger
+                logger: logger,
+                purgeDelay: configuration.purgeDelay,
+                // The PurgeService does it, and stops on graceful shutdown.
+                purgesInBackground: false
             )
         )
         let application = makeApplication(

@@ -69,6 +69,12 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("max-body-size"), help: "The largest request body accepted, in bytes (else 413).")
     var maxBodySize = 1 << 20
 
+    @Option(
+        name: .customLong("purge-delay"),
+        help: "Seconds a deleted object holds its name before it is purged for good (0: at once)."
+    )
+    var purgeDelay = 300
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: Logger.Level = .info
 
@@ -77,6 +83,7 @@ struct Serve: AsyncParsableCommand {
         guard rateLimit >= 1 else { throw ValidationError("--rate-limit must be at least 1") }
         guard rateWindow >= 1 else { throw ValidationError("--rate-window must be at least 1 second") }
         guard maxBodySize >= 1_024 else { throw ValidationError("--max-body-size must be at least 1024 bytes") }
+        guard purgeDelay >= 0 else { throw ValidationError("--purge-delay must be 0 or more seconds") }
     }
 
     func run() async throws {
@@ -102,7 +109,8 @@ struct Serve: AsyncParsableCommand {
             apiKeys: try loadAPIKeys(),
             customerKeys: try loadCustomerKeys(),
             rateLimit: RateLimit(requests: rateLimit, window: .seconds(rateWindow)),
-            maxBodySize: maxBodySize
+            maxBodySize: maxBodySize,
+            purgeDelay: .seconds(purgeDelay)
         )
         logger.info(
             "starting",
