@@ -361,7 +361,7 @@ extension LocalVault {
             )
             return db.changesCount
         }
-        if purged > 0 { await store.truncateWAL() }
+        if purged > 0 || store.walTruncationPending { await store.truncateWAL() }
         return purged
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Synchronization
 import VaultAPI
 
 #if canImport(Glibc)
@@ -16,6 +17,7 @@ import Darwin
 /// names, key contexts and wrapped keys.
 final class VaultStore: Sendable {
     let pool: DatabasePool
+    private let pendingTruncation = Mutex(false)
 
     init(path: String) throws {
         try Self.makePrivate(path: path)
@@ -172,17 +174,23 @@ final class VaultStore: Sendable {
     }
 
     /// Moves the WAL's content into the database file and empties the WAL, so that the page
-    /// images of purged rows no longer linger there. A reader in the way leaves the WAL as it is
-    /// until the next purge: the answer is whether it was emptied.
+    /// images of purged rows no longer linger there. A reader in the way (past the busy
+    /// timeout) leaves the WAL as it is, and ``walTruncationPending`` set until a later call
+    /// succeeds: the answer is whether it was emptied.
     @discardableResult
     func truncateWAL() async -> Bool {
         do {
             try await pool.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
+            pendingTruncation.withLock { $0 = false }
             return true
         } catch {
+            pendingTruncation.withLock { $0 = true }
             return false
         }
     }
+
+    /// Whether a purge's WAL truncation failed and is still to do.
+    var walTruncationPending: Bool { pendingTruncation.withLock { $0 } }
 
     /// Creates the database file with mode 0600 before SQLite opens it (SQLite gives the `-wal`
     /// and `-shm` files it creates the database file's mode), and narrows the files of a store
