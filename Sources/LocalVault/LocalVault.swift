@@ -192,21 +192,29 @@ public final class LocalVault: Sendable {
         if configuration.purgesInBackground { startBackgroundPurge(logger: configuration.logger) }
     }
 
+    /// One background purge; false once the vault is gone.
+    private static func purgeDueObjects(of vault: LocalVault?, logger: Logger?) async -> Bool {
+        guard let vault else { return false }
+        do {
+            try await vault.purgeDueObjects()
+        } catch {
+            logger?.error("purging deleted objects failed", metadata: ["error": "\(type(of: error))"])
+        }
+        return true
+    }
+
     deinit { backgroundPurge.withLock { $0?.cancel() } }
 
     /// A task rather than a `Service`: an embedded vault has no service group to join. It holds
     /// the vault weakly (releasing the vault ends it) and is cancelled in `deinit`.
     private func startBackgroundPurge(logger: Logger?) {
         let interval = purgeInterval
+        // Once at start too: a short-lived process (a CLI call) purges what earlier ones left due.
         let task = Task { [weak self] in
             while !Task.isCancelled {
+                // The vault is held only while it purges, never while the task sleeps.
+                guard await Self.purgeDueObjects(of: self, logger: logger) else { return }
                 try? await Task.sleep(for: interval)
-                guard let vault = self, !Task.isCancelled else { return }
-                do {
-                    try await vault.purgeDueObjects()
-                } catch {
-                    logger?.error("purging deleted objects failed", metadata: ["error": "\(type(of: error))"])
-                }
             }
         }
         backgroundPurge.withLock { $0 = task }
