@@ -291,7 +291,8 @@ extension LocalVault {
         guard !ControlCharacters.occur(in: id) else { throw LocalVaultError.objectNotFound }
         let contextJSON = try Self.storedForm(of: context)
         let now = Date().storedMilliseconds
-        let purgeAt = now + purgeDelay.storedMilliseconds
+        let (sum, overflow) = now.addingReportingOverflow(purgeDelay.storedMilliseconds)
+        let purgeAt = overflow ? Int64.max : sum
         let purgeNow = purgeAt <= now
         let select = try StatementArguments.checked([id, environmentID, contextJSON, contextJSON])
         let update = try StatementArguments.checked([now, purgeAt, id])
@@ -507,7 +508,9 @@ extension LocalVault {
     /// The name's holder was deleted and frees it when purged, at `purgeAt` (ms) or up to one
     /// ``purgeInterval`` later; the instant is rounded up to the second.
     static func nameHeld(until purgeAt: Int64) -> LocalVaultError {
-        let instant = Date(timeIntervalSince1970: (Double(purgeAt) / 1000).rounded(.up))
+        // Past the year 9999 (a delay meant as "never"), the last instant ISO 8601 can write.
+        let seconds = min((Double(purgeAt) / 1000).rounded(.up), 253_402_300_799)
+        let instant = Date(timeIntervalSince1970: seconds)
         return LocalVaultError(
             .conflict,
             "the name is held by a deleted object until it is purged, at \(instant.formatted(.iso8601))"

@@ -279,7 +279,10 @@ public final class Vault: Sendable {
     }
 
     /// Deletes an object, optionally only if `versionCheck` names its current version, and only
-    /// if its context is exactly `context` when given.
+    /// if its context is exactly `context` when given. The object is gone at once; against
+    /// `vault serve` and the embedded store its name stays held (a create with it is a
+    /// ``VaultError/Code-swift.struct/conflict`` saying when it frees) until the object is purged,
+    /// the purge delay after the delete (five minutes by default).
     public func deleteObject(
         id: String,
         versionCheck: String? = nil,

@@ -115,6 +115,22 @@ struct DeleteHoldsNameTests {
         #expect(LocalVault.purgeInterval(delay: .seconds(5)) == .seconds(5))
         #expect(LocalVault.purgeInterval(delay: .zero) == .seconds(60))
         #expect(LocalVaultConfiguration(dataDirectory: "/nonexistent").purgeDelay == .seconds(300))
+        #expect(Duration.milliseconds(1500).storedMilliseconds == 1500)
+        #expect(Duration.microseconds(1).storedMilliseconds == 1)
+        #expect(Duration.seconds(Int64.max).storedMilliseconds == Int64.max)
+    }
+
+    @Test("a delay too long to count holds the name for good, without a crash")
+    func hugeDelay() async throws {
+        let store = try Store(purgeDelay: .seconds(Int64.max))
+        let vault = store.vault
+        let created = try await vault.createObject(name: "n", value: "v", context: ["a": "1"], caller: .alice)
+        _ = try await vault.deleteObject(id: created.id, versionCheck: nil, environmentID: Self.env)
+        let error = await #expect(throws: LocalVaultError.self) {
+            _ = try await vault.createObject(name: "n", value: "w", context: ["a": "1"], caller: .alice)
+        }
+        #expect(error?.message.hasSuffix("at 9999-12-31T23:59:59Z") == true)
+        #expect(try await vault.purgeDueObjects() == 0)
     }
 
     @Test("the database refuses a second row with a held name", arguments: [false, true])
