@@ -40,7 +40,11 @@ public final class Vault: Sendable {
             let local: LocalVault
             do {
                 local = try LocalVault(
-                    configuration: LocalVaultConfiguration(dataDirectory: dataDirectory, logger: logger)
+                    configuration: LocalVaultConfiguration(
+                        dataDirectory: dataDirectory,
+                        logger: logger,
+                        purgeDelay: configuration.embeddedPurgeDelay
+                    )
                 )
             } catch let error as LocalVaultError {
                 // A root key that is not the store's is a failure of the service (the store), not

@@ -35,6 +35,24 @@ struct DeleteHoldsNameClientTests {
     }
 
     @Test(arguments: [false, true])
+    func throughTheEmbeddedConfiguration(zeroDelay: Bool) async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vault-del-\(UUID().uuidString)")
+            .path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let vault = try Vault(
+            configuration: VaultConfiguration(
+                backend: .embedded(dataDirectory: directory),
+                embeddedPurgeDelay: zeroDelay ? .zero : .seconds(300)
+            )
+        )
+        if zeroDelay {
+            try await Self.checkFreedAtOnce(vault)
+        } else {
+            try await Self.checkHeld(vault)
+        }
+    }
+
+    @Test(arguments: [false, true])
     func againstTheEmbeddedStore(zeroDelay: Bool) async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vault-del-\(UUID().uuidString)")
             .path
