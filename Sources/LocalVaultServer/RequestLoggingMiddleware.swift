@@ -2,6 +2,8 @@ import Foundation
 import Hummingbird
 import LocalVault
 import Logging
+import NIOCore
+import NIOHTTP1
 
 /// The outermost middleware: turns anything thrown into the JSON error response, returns the
 /// request id in `x-request-id`, and logs one line per request with the method, the route
@@ -63,8 +65,14 @@ struct RequestLoggingMiddleware: RouterMiddleware {
     }
 
     /// The response for a thrown error; server faults are logged by type (their descriptions may
-    /// hold more than the engine's own messages, which never quote values).
+    /// hold more than the engine's own messages, which never quote values). A request that
+    /// broke off (malformed chunked framing, a client gone mid-body) is the client's fault: 400,
+    /// logged at debug level.
     static func response(for error: any Error, logger: Logger) -> Response {
+        if let clientFault = clientFault(error) {
+            logger.debug("request not read: \(clientFault.reason)")
+            return JSONResponse.make(clientFault.error)
+        }
         let (apiError, isServerFault) = ErrorMapping.apiError(for: error)
         if isServerFault {
             let detail =
@@ -73,5 +81,25 @@ struct RequestLoggingMiddleware: RouterMiddleware {
             logger.error("request failed", metadata: ["error": "\(detail)"])
         }
         return JSONResponse.make(apiError)
+    }
+
+    /// The answer to an error of the connection rather than of the service: the HTTP decoder
+    /// refusing the body, or the connection ending before it was read.
+    static func clientFault(_ error: any Error) -> (error: APIError, reason: String)? {
+        switch error {
+        case is HTTPParserError:
+            return (.badRequest("the request is not valid HTTP/1.1"), "the body is not valid HTTP/1.1 or ended early")
+        case let error as ChannelError:
+            switch error {
+            case .eof, .ioOnClosedChannel, .alreadyClosed, .inputClosed, .outputClosed:
+                return (.badRequest("the request ended early"), "the connection ended")
+            default:
+                return nil
+            }
+        case let error as IOError where [ECONNRESET, EPIPE, ETIMEDOUT].contains(error.errnoCode):
+            return (.badRequest("the request ended early"), "the connection ended")
+        default:
+            return nil
+        }
     }
 }

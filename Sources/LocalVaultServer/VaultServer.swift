@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import LocalVault
 import Logging
 import NIOCore
@@ -23,6 +24,8 @@ public struct VaultServerConfiguration: Sendable {
     public var maxBodySize: Int
     /// How long a deleted object holds its name before it is purged for good (0: at once).
     public var purgeDelay: Duration
+    /// Read and idle timeouts, and the connection cap.
+    public var connectionLimits: ConnectionLimits
 
     public init(
         host: String = "127.0.0.1",
@@ -32,7 +35,8 @@ public struct VaultServerConfiguration: Sendable {
         customerKeys: [CustomerKeyMapping] = [],
         rateLimit: RateLimit = .workOSDefault,
         maxBodySize: Int = 1 << 20,
-        purgeDelay: Duration = LocalVaultConfiguration.defaultPurgeDelay
+        purgeDelay: Duration = LocalVaultConfiguration.defaultPurgeDelay,
+        connectionLimits: ConnectionLimits = .default
     ) {
         self.host = host
         self.port = port
@@ -42,6 +46,7 @@ public struct VaultServerConfiguration: Sendable {
         self.rateLimit = rateLimit
         self.maxBodySize = maxBodySize
         self.purgeDelay = purgeDelay
+        self.connectionLimits = connectionLimits
     }
 
     /// The base URL clients use, for a given bound port.
@@ -73,7 +78,17 @@ public enum VaultServer {
         return router
     }
 
-    /// The application: the router, bound per `configuration`, with the purge service.
+    /// The largest request line or header field (16 KiB: a 200-character name, percent-encoded,
+    /// takes 2.4 kB), all header fields together (64 KiB), and the most header fields (100)
+    /// accepted. Beyond, the answer is 414 or 431.
+    static let decoderLimits = HTTP1Channel.Configuration.DecoderConfiguration(
+        maxHeaderFieldSize: 16 << 10,
+        maxHeaderListSize: 64 << 10,
+        maxHeaderFieldCount: 100
+    )
+
+    /// The application: the router, bound per `configuration`, with the purge service, the
+    /// timeouts and the connection cap.
     /// - Parameter onListening: called with the base URL once the socket is bound.
     public static func makeApplication(
         vault: LocalVault,
@@ -81,9 +96,18 @@ public enum VaultServer {
         logger: Logger,
         onListening: @escaping @Sendable (String) -> Void = { _ in }
     ) -> some ApplicationProtocol {
+        let limits = configuration.connectionLimits
+        let maxConnections = maxConnections(for: limits)
+        let registry = ConnectionRegistry(capacity: maxConnections, logger: logger)
         var application = Application(
             router: makeRouter(vault: vault, configuration: configuration),
-            configuration: ApplicationConfiguration(address: .hostname(configuration.host, port: configuration.port)),
+            server: .guardedHTTP1(limits: limits, registry: registry, decoderLimits: decoderLimits),
+            configuration: ApplicationConfiguration(
+                address: .hostname(configuration.host, port: configuration.port),
+                // The hard stop, reached only when every connection has a request in progress:
+                // below it, the registry closes waiting connections to make room.
+                availableConnectionsDelegate: MaximumAvailableConnections(maxConnections, logger: logger)
+            ),
             onServerRunning: { channel in
                 onListening(configuration.baseURL(port: channel.localAddress?.port ?? configuration.port))
             },
@@ -91,6 +115,18 @@ public enum VaultServer {
         )
         application.addServices(PurgeService(vault: vault, logger: logger))
         return application
+    }
+
+    /// The connection cap in force: the configured one, else one derived from the file limit;
+    /// never more than leaves a quarter of the file limit to the rest of the process. At the
+    /// file limit, more than connections fail: SQLite cannot open a reader, and libdispatch's
+    /// thread monitor, which opens `/proc/self/task/.../stat`, kills the process (SIGILL).
+    static func maxConnections(for limits: ConnectionLimits) -> Int {
+        let fileLimit = FileDescriptorLimit.current() ?? 1_024
+        guard let configured = limits.maxConnections else {
+            return FileDescriptorLimit.defaultMaxConnections(fileLimit: fileLimit)
+        }
+        return min(configured, FileDescriptorLimit.connectionsAllowed(fileLimit: fileLimit))
     }
 
     /// Opens the vault and serves until SIGINT or SIGTERM, then finishes the requests in flight
@@ -103,6 +139,29 @@ public enum VaultServer {
         logger: Logger,
         onListening: @escaping @Sendable (String) -> Void = { _ in }
     ) async throws {
+        // Before anything opens a file: connections and SQLite share the limit.
+        let fileLimit = FileDescriptorLimit.raiseSoftLimitToHardLimit()
+        logger.info(
+            "connection limits",
+            metadata: [
+                "file_limit": "\(fileLimit.map(String.init) ?? "unknown")",
+                "max_connections": "\(maxConnections(for: configuration.connectionLimits))",
+                "read_timeout": "\(configuration.connectionLimits.readTimeout)",
+                "idle_timeout": "\(configuration.connectionLimits.idleTimeout)",
+            ]
+        )
+        if let configured = configuration.connectionLimits.maxConnections, let fileLimit,
+            configured > FileDescriptorLimit.connectionsAllowed(fileLimit: fileLimit)
+        {
+            logger.warning(
+                "--max-connections lowered to leave a quarter of the open-file limit to the store",
+                metadata: [
+                    "requested": "\(configured)",
+                    "max_connections": "\(maxConnections(for: configuration.connectionLimits))",
+                    "file_limit": "\(fileLimit)",
+                ]
+            )
+        }
         let vault = try LocalVault(
             configuration: LocalVaultConfiguration(
                 dataDirectory: configuration.dataDirectory,

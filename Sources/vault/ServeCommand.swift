@@ -29,11 +29,18 @@ struct Serve: AsyncParsableCommand {
             standard error, one line per request. SIGINT or SIGTERM stops the server after the \
             requests in flight.
 
+            Slow and silent clients: a request must arrive in full within --read-timeout of its \
+            first byte (else 408, or the connection ends mid-body), and a connection without a \
+            request is closed after --idle-timeout. At --max-connections (default: 3/4 of the \
+            open-file limit, which is raised to its hard limit at start, at most 16384), a new \
+            connection closes the one that has waited longest without a request.
+
             Examples:
               VAULT_API_KEYS=sk_test_local vault serve
               VAULT_API_KEYS=sk_test_a,environment_staging:sk_test_b vault serve --port 8080
               vault serve --port 0 --data-dir /tmp/vault --api-keys-file ./keys.txt
               vault serve --customer-keys ./byok.json --rate-limit 100 --rate-window 10
+              vault serve --read-timeout 10 --idle-timeout 15 --max-connections 2000
             """
     )
 
@@ -75,6 +82,24 @@ struct Serve: AsyncParsableCommand {
     )
     var purgeDelay = 300
 
+    @Option(
+        name: .customLong("read-timeout"),
+        help: "Seconds a request may take to arrive in full, head and body, from its first byte (else 408 or close)."
+    )
+    var readTimeout = 30
+
+    @Option(
+        name: .customLong("idle-timeout"),
+        help: "Seconds a connection may wait for its next request, or for the client to read a response."
+    )
+    var idleTimeout = 30
+
+    @Option(
+        name: .customLong("max-connections"),
+        help: "The most connections open at once (default: 3/4 of the open-file limit, at most 16384)."
+    )
+    var maxConnections: Int?
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: Logger.Level = .info
 
@@ -84,6 +109,15 @@ struct Serve: AsyncParsableCommand {
         guard rateWindow >= 1 else { throw ValidationError("--rate-window must be at least 1 second") }
         guard maxBodySize >= 1_024 else { throw ValidationError("--max-body-size must be at least 1024 bytes") }
         guard purgeDelay >= 0 else { throw ValidationError("--purge-delay must be 0 or more seconds") }
+        guard (1...3_600).contains(readTimeout) else {
+            throw ValidationError("--read-timeout must be 1 to 3600 seconds")
+        }
+        guard (1...3_600).contains(idleTimeout) else {
+            throw ValidationError("--idle-timeout must be 1 to 3600 seconds")
+        }
+        if let maxConnections, maxConnections < 1 {
+            throw ValidationError("--max-connections must be at least 1")
+        }
     }
 
     func run() async throws {
@@ -110,7 +144,12 @@ struct Serve: AsyncParsableCommand {
             customerKeys: try loadCustomerKeys(),
             rateLimit: RateLimit(requests: rateLimit, window: .seconds(rateWindow)),
             maxBodySize: maxBodySize,
-            purgeDelay: .seconds(purgeDelay)
+            purgeDelay: .seconds(purgeDelay),
+            connectionLimits: ConnectionLimits(
+                readTimeout: .seconds(readTimeout),
+                idleTimeout: .seconds(idleTimeout),
+                maxConnections: maxConnections
+            )
         )
         logger.info(
             "starting",

@@ -61,16 +61,25 @@ final class VaultProcess: Sendable {
     }
 
     /// Starts `vault serve --port 0` on a data folder and waits for its first line.
+    /// - Parameter launcher: a program and its arguments that start `vault` (such as
+    ///   `prlimit --nofile=1024`); none by default.
     static func serve(
         dataDirectory: String,
         apiKeys: String,
         arguments: [String] = [],
+        launcher: [String] = [],
         timeout: Duration = .seconds(60)
     ) async throws -> VaultProcess {
         let binary = try #require(binary, "the vault executable is not built: run swift build first")
         let process = Process()
-        process.executableURL = binary
-        process.arguments = ["serve", "--port", "0", "--data-dir", dataDirectory] + arguments
+        let serveArguments = ["serve", "--port", "0", "--data-dir", dataDirectory] + arguments
+        if let program = launcher.first {
+            process.executableURL = URL(fileURLWithPath: program)
+            process.arguments = launcher.dropFirst() + [binary.path] + serveArguments
+        } else {
+            process.executableURL = binary
+            process.arguments = serveArguments
+        }
         process.environment = environment(["VAULT_API_KEYS": apiKeys])
         let output = Pipe()
         process.standardOutput = output
