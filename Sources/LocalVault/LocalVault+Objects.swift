@@ -76,7 +76,8 @@ extension LocalVault {
 
     /// Creates an object (POST /kv).
     /// - Throws: ``LocalVaultError``: 422 for a name or context that breaks the rules (``ObjectName``,
-    ///   ``KeyContext``), 409 if the name is in use.
+    ///   ``KeyContext``), 409 if the name is in use, by a live object or by a deleted one whose
+    ///   purge is not yet due (see ``deleteObject(id:versionCheck:environmentID:context:)``).
     public func createObject(
         name: String,
         value: String,
@@ -98,8 +99,25 @@ extension LocalVault {
         let arguments = try StatementArguments.checked([
             objectID, caller.environmentID, name, contextJSON, now, now, caller.actor.id, caller.actor.name, version.id,
         ])
+        let holderArguments = try StatementArguments.checked([caller.environmentID, name])
+        let purgedHolder: Bool
         do {
-            try await store.pool.write { db in
+            purgedHolder = try await store.pool.write { db in
+                // A deleted object holds its name until its purge is due; one that is due is
+                // purged here, so that the name frees on time even between two purge runs.
+                let holder = try Row.fetchOne(
+                    db,
+                    sql: "SELECT id, deleted_at, purge_at FROM objects WHERE environment_id = ? AND name = ?",
+                    arguments: holderArguments
+                )
+                var purged = false
+                if let holder {
+                    guard (holder["deleted_at"] as Int64?) != nil else { throw Self.nameInUse }
+                    let purgeAt: Int64 = holder["purge_at"] ?? now
+                    guard purgeAt <= now else { throw Self.nameHeld(until: purgeAt) }
+                    try Self.purge(objectID: holder["id"], db: db)
+                    purged = true
+                }
                 try db.execute(
                     sql: """
                         INSERT INTO objects (id, environment_id, name, key_context, created_at, updated_at,
@@ -109,10 +127,12 @@ extension LocalVault {
                     arguments: arguments
                 )
                 try Self.insert(version, objectID: objectID, number: 1, createdAt: now, actor: caller.actor, db: db)
+                return purged
             }
         } catch let error as DatabaseError where error.isUniqueConstraintViolation {
-            throw LocalVaultError(.conflict, "an object with this name already exists")
+            throw Self.nameInUse
         }
+        if purgedHolder { await store.truncateWAL() }
         return try await describeObject(id: objectID, environmentID: caller.environmentID).metadata
     }
 
@@ -257,8 +277,9 @@ extension LocalVault {
         return try await decrypt(row)
     }
 
-    /// Deletes an object (DELETE /kv/{id}): it is gone at once (404 afterwards) and its name can be
-    /// used again right away; the sealed versions are purged by ``purgeDeletedObjects(deletedBefore:)``.
+    /// Deletes an object (DELETE /kv/{id}): it is gone at once (404 afterwards), but its name
+    /// stays held (a create with it is a 409) until the object is purged for good,
+    /// ``LocalVaultConfiguration/purgeDelay`` after the delete. A delay of zero purges at once.
     public func deleteObject(
         id: String,
         versionCheck: String?,
@@ -270,8 +291,11 @@ extension LocalVault {
         guard !ControlCharacters.occur(in: id) else { throw LocalVaultError.objectNotFound }
         let contextJSON = try Self.storedForm(of: context)
         let now = Date().storedMilliseconds
+        let (sum, overflow) = now.addingReportingOverflow(purgeDelay.storedMilliseconds)
+        let purgeAt = overflow ? Int64.max : sum
+        let purgeNow = purgeAt <= now
         let select = try StatementArguments.checked([id, environmentID, contextJSON, contextJSON])
-        let update = try StatementArguments.checked([now, id])
+        let update = try StatementArguments.checked([now, purgeAt, id])
         let name = try await store.pool.write { db -> String in
             guard
                 let row = try Row.fetchOne(
@@ -285,26 +309,68 @@ extension LocalVault {
                 )
             else { throw LocalVaultError.objectNotFound }
             if let versionCheck, versionCheck != row["current_version_id"] { throw Self.versionConflict }
-            try db.execute(sql: "UPDATE objects SET deleted_at = ? WHERE id = ?", arguments: update)
+            if purgeNow {
+                try Self.purge(objectID: id, db: db)
+            } else {
+                try db.execute(sql: "UPDATE objects SET deleted_at = ?, purge_at = ? WHERE id = ?", arguments: update)
+            }
             return row["name"]
         }
+        if purgeNow { await store.truncateWAL() }
         return DeleteObjectResponse(success: true, name: name)
     }
 
-    /// Removes deleted objects and all their versions for good; returns how many were purged.
+    /// Purges for good the deleted objects whose purge is due (``LocalVaultConfiguration/purgeDelay``
+    /// after their delete), freeing their names; returns how many were purged. The vault runs it
+    /// on its own unless told otherwise (``LocalVaultConfiguration/purgesInBackground``).
+    @discardableResult
+    public func purgeDueObjects(now: Date = Date()) async throws -> Int {
+        try await purge(where: "purge_at <= ?", now.storedMilliseconds)
+    }
+
+    /// Purges for good the objects deleted at or before `cutoff`, whether or not their purge is due.
     @discardableResult
     public func purgeDeletedObjects(deletedBefore cutoff: Date) async throws -> Int {
-        try await store.pool.write { db in
+        try await purge(where: "deleted_at <= ?", cutoff.storedMilliseconds)
+    }
+
+    /// How many deleted objects await their purge (and hold their names), in every environment.
+    public func pendingPurges() async throws -> Int {
+        try await store.pool.read { db in
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM objects WHERE deleted_at IS NOT NULL") ?? 0
+        }
+    }
+
+    /// How often the purge runs: often enough that an object is purged at most this late.
+    public var purgeInterval: Duration { Self.purgeInterval(delay: purgeDelay) }
+
+    static func purgeInterval(delay: Duration) -> Duration {
+        // A zero delay purges on delete: the timer only picks up rows left by an earlier run.
+        delay <= .zero ? .seconds(60) : min(delay, .seconds(60))
+    }
+
+    private func purge(where condition: String, _ instant: Int64) async throws -> Int {
+        let arguments = try StatementArguments.checked([instant, instant])
+        let purged = try await store.pool.write { db in
             try db.execute(
                 sql: """
                     DELETE FROM object_versions WHERE object_id IN
-                        (SELECT id FROM objects WHERE deleted_at IS NOT NULL AND deleted_at <= ?);
-                    DELETE FROM objects WHERE deleted_at IS NOT NULL AND deleted_at <= ?;
+                        (SELECT id FROM objects WHERE deleted_at IS NOT NULL AND \(condition));
+                    DELETE FROM objects WHERE deleted_at IS NOT NULL AND \(condition);
                     """,
-                arguments: try StatementArguments.checked([cutoff.storedMilliseconds, cutoff.storedMilliseconds])
+                arguments: arguments
             )
             return db.changesCount
         }
+        if purged > 0 || store.walTruncationPending { await store.truncateWAL() }
+        return purged
+    }
+
+    /// Removes an object and its versions (secure_delete overwrites their bytes).
+    private static func purge(objectID: String, db: Database) throws {
+        let arguments = try StatementArguments.checked([objectID])
+        try db.execute(sql: "DELETE FROM object_versions WHERE object_id = ?", arguments: arguments)
+        try db.execute(sql: "DELETE FROM objects WHERE id = ?", arguments: arguments)
     }
 
     // MARK: Lists
@@ -436,6 +502,20 @@ extension LocalVault {
         "expected_version does not match the current version",
         rule: .versionCheck
     )
+
+    static let nameInUse = LocalVaultError(.conflict, "an object with this name already exists")
+
+    /// The name's holder was deleted and frees it when purged, at `purgeAt` (ms) or up to one
+    /// ``purgeInterval`` later; the instant is rounded up to the second.
+    static func nameHeld(until purgeAt: Int64) -> LocalVaultError {
+        // Past the year 9999 (a delay meant as "never"), the last instant ISO 8601 can write.
+        let seconds = min((Double(purgeAt) / 1000).rounded(.up), 253_402_300_799)
+        let instant = Date(timeIntervalSince1970: seconds)
+        return LocalVaultError(
+            .conflict,
+            "the name is held by a deleted object until it is purged, at \(instant.formatted(.iso8601))"
+        )
+    }
 
     static let unknownCursor = LocalVaultError(.unprocessable, "the list cursor does not name an object")
 

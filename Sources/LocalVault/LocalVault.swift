@@ -2,6 +2,7 @@ import EnvelopeCrypto
 import Foundation
 import GRDB
 import Logging
+import Synchronization
 import VaultAPI
 
 /// How to open a LocalVault.
@@ -27,6 +28,13 @@ public struct LocalVaultConfiguration: Sendable {
     public var legacyCustomerKeyEnvironments: Set<String>
     /// Where to log the creation of a new store and warnings about key-file permissions. None by default.
     public var logger: Logger?
+    /// How long a deleted object holds its name before it is purged for good; zero purges it
+    /// (and frees the name) on delete. Five minutes by default.
+    public var purgeDelay: Duration
+    /// Whether the vault purges due objects on its own, from a task it owns that wakes every
+    /// ``LocalVault/purgeInterval`` (at most a minute) while the vault is alive. A host that runs
+    /// ``LocalVault/purgeDueObjects(now:)`` on its own schedule (as `vault serve` does) turns it off.
+    public var purgesInBackground: Bool
 
     /// - Parameters:
     ///   - dataDirectory: created (mode 0700) if missing.
@@ -35,13 +43,19 @@ public struct LocalVaultConfiguration: Sendable {
     ///   - legacyCustomerKeyEnvironments: defaults to `VAULT_LEGACY_BYOK_ENVIRONMENTS` when set
     ///     (an empty value accepts such blobs nowhere), else ``LocalVault/defaultEnvironmentID``.
     ///   - logger: none by default.
+    ///   - purgeDelay: five minutes by default; a negative delay counts as zero.
+    ///   - purgesInBackground: on by default.
     public init(
         dataDirectory: String,
         rootKey: RootKeySource? = nil,
         customerKeys: [CustomerKeyMapping] = [],
         legacyCustomerKeyEnvironments: Set<String>? = nil,
-        logger: Logger? = nil
+        logger: Logger? = nil,
+        purgeDelay: Duration = LocalVaultConfiguration.defaultPurgeDelay,
+        purgesInBackground: Bool = true
     ) {
+        self.purgeDelay = max(purgeDelay, .zero)
+        self.purgesInBackground = purgesInBackground
         self.dataDirectory = dataDirectory
         self.rootKey = rootKey ?? .default(dataDirectory: dataDirectory)
         self.customerKeys = customerKeys
@@ -52,6 +66,9 @@ public struct LocalVaultConfiguration: Sendable {
             )
         self.logger = logger
     }
+
+    /// Five minutes.
+    public static let defaultPurgeDelay = Duration.seconds(300)
 
     /// The legacy environments a value of `VAULT_LEGACY_BYOK_ENVIRONMENTS` names: unset, the
     /// default environment; empty, none; else the comma-separated ids.
@@ -114,6 +131,10 @@ public final class LocalVault: Sendable {
     private let keks: KEKRing
     private let customerKeys: [String: CustomerKeyMapping]
     private let legacyCustomerKeyEnvironments: Set<String>
+    let purgeDelay: Duration
+    /// The background purge (see ``LocalVaultConfiguration/purgesInBackground``), cancelled when
+    /// the vault is released.
+    private let backgroundPurge = Mutex<Task<Void, Never>?>(nil)
 
     /// Opens (or creates) the vault in `configuration.dataDirectory`.
     ///
@@ -167,6 +188,36 @@ public final class LocalVault: Sendable {
             uniquingKeysWith: { _, last in last }
         )
         legacyCustomerKeyEnvironments = configuration.legacyCustomerKeyEnvironments
+        purgeDelay = max(configuration.purgeDelay, .zero)
+        if configuration.purgesInBackground { startBackgroundPurge(logger: configuration.logger) }
+    }
+
+    /// One background purge; false once the vault is gone.
+    private static func purgeDueObjects(of vault: LocalVault?, logger: Logger?) async -> Bool {
+        guard let vault else { return false }
+        do {
+            try await vault.purgeDueObjects()
+        } catch {
+            logger?.error("purging deleted objects failed", metadata: ["error": "\(type(of: error))"])
+        }
+        return true
+    }
+
+    deinit { backgroundPurge.withLock { $0?.cancel() } }
+
+    /// A task rather than a `Service`: an embedded vault has no service group to join. It holds
+    /// the vault weakly (releasing the vault ends it) and is cancelled in `deinit`.
+    private func startBackgroundPurge(logger: Logger?) {
+        let interval = purgeInterval
+        // Once at start too: a short-lived process (a CLI call) purges what earlier ones left due.
+        let task = Task { [weak self] in
+            while !Task.isCancelled {
+                // The vault is held only while it purges, never while the task sleeps.
+                guard await Self.purgeDueObjects(of: self, logger: logger) else { return }
+                try? await Task.sleep(for: interval)
+            }
+        }
+        backgroundPurge.withLock { $0 = task }
     }
 
     // MARK: Data keys

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Synchronization
 import VaultAPI
 
 #if canImport(Glibc)
@@ -16,6 +17,7 @@ import Darwin
 /// names, key contexts and wrapped keys.
 final class VaultStore: Sendable {
     let pool: DatabasePool
+    private let pendingTruncation = Mutex(false)
 
     init(path: String) throws {
         try Self.makePrivate(path: path)
@@ -23,6 +25,9 @@ final class VaultStore: Sendable {
         configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
+            // Deleted content is overwritten with zeros, so that a purged value leaves no
+            // recoverable bytes in the file. It costs a write of the freed bytes on delete only.
+            try db.execute(sql: "PRAGMA secure_delete = ON")
         }
         pool = try DatabasePool(path: path, configuration: configuration)
         try Self.migrator.migrate(pool)
@@ -149,8 +154,43 @@ final class VaultStore: Sendable {
                     """
             )
         }
+        migrator.registerMigration("v6: deleted objects hold their name until purged") { db in
+            // A deleted object keeps its name until `purge_at`, so the unique index now covers
+            // every row: a create racing a delete is refused by the database itself. Deleted rows
+            // of older builds held no name (a live object may have reused it): they are purged
+            // here rather than made to hold one.
+            try db.execute(
+                sql: """
+                    ALTER TABLE objects ADD COLUMN purge_at INTEGER;
+                    DELETE FROM object_versions WHERE object_id IN (SELECT id FROM objects WHERE deleted_at IS NOT NULL);
+                    DELETE FROM objects WHERE deleted_at IS NOT NULL;
+                    DROP INDEX objects_live_name;
+                    CREATE UNIQUE INDEX objects_name ON objects (environment_id, name);
+                    CREATE INDEX objects_by_purge ON objects (purge_at) WHERE deleted_at IS NOT NULL;
+                    """
+            )
+        }
         return migrator
     }
+
+    /// Moves the WAL's content into the database file and empties the WAL, so that the page
+    /// images of purged rows no longer linger there. A reader in the way (past the busy
+    /// timeout) leaves the WAL as it is, and ``walTruncationPending`` set until a later call
+    /// succeeds: the answer is whether it was emptied.
+    @discardableResult
+    func truncateWAL() async -> Bool {
+        do {
+            try await pool.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
+            pendingTruncation.withLock { $0 = false }
+            return true
+        } catch {
+            pendingTruncation.withLock { $0 = true }
+            return false
+        }
+    }
+
+    /// Whether a purge's WAL truncation failed and is still to do.
+    var walTruncationPending: Bool { pendingTruncation.withLock { $0 } }
 
     /// Creates the database file with mode 0600 before SQLite opens it (SQLite gives the `-wal`
     /// and `-shm` files it creates the database file's mode), and narrows the files of a store
@@ -170,6 +210,20 @@ final class VaultStore: Sendable {
 extension Date {
     var storedMilliseconds: Int64 { Int64((timeIntervalSince1970 * 1000).rounded(.down)) }
     init(storedMilliseconds: Int64) { self.init(timeIntervalSince1970: Double(storedMilliseconds) / 1000) }
+}
+
+extension Duration {
+    /// Whole milliseconds, rounded up, the stored form of a delay; a delay too long to count
+    /// in milliseconds is `Int64.max` (forever), never an overflow.
+    var storedMilliseconds: Int64 {
+        let (seconds, attoseconds) = components
+        let (whole, overflow) = seconds.multipliedReportingOverflow(by: 1000)
+        guard !overflow else { return seconds < 0 ? Int64.min : Int64.max }
+        let (total, carried) = whole.addingReportingOverflow(
+            (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
+        )
+        return carried ? Int64.max : total
+    }
 }
 
 extension DatabaseError {

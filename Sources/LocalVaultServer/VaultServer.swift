@@ -22,8 +22,8 @@ public struct VaultServerConfiguration: Sendable {
     public var rateLimit: RateLimit
     /// The largest request body accepted; larger ones get 413.
     public var maxBodySize: Int
-    /// When deleted objects are purged.
-    public var purge: PurgePolicy
+    /// How long a deleted object holds its name before it is purged for good (0: at once).
+    public var purgeDelay: Duration
     /// Read and idle timeouts, and the connection cap.
     public var connectionLimits: ConnectionLimits
 
@@ -35,7 +35,7 @@ public struct VaultServerConfiguration: Sendable {
         customerKeys: [CustomerKeyMapping] = [],
         rateLimit: RateLimit = .workOSDefault,
         maxBodySize: Int = 1 << 20,
-        purge: PurgePolicy = .default,
+        purgeDelay: Duration = LocalVaultConfiguration.defaultPurgeDelay,
         connectionLimits: ConnectionLimits = .default
     ) {
         self.host = host
@@ -45,7 +45,7 @@ public struct VaultServerConfiguration: Sendable {
         self.customerKeys = customerKeys
         self.rateLimit = rateLimit
         self.maxBodySize = maxBodySize
-        self.purge = purge
+        self.purgeDelay = purgeDelay
         self.connectionLimits = connectionLimits
     }
 
@@ -113,7 +113,7 @@ public enum VaultServer {
             },
             logger: logger
         )
-        application.addServices(PurgeService(vault: vault, policy: configuration.purge, logger: logger))
+        application.addServices(PurgeService(vault: vault, logger: logger))
         return application
     }
 
@@ -166,7 +166,10 @@ public enum VaultServer {
             configuration: LocalVaultConfiguration(
                 dataDirectory: configuration.dataDirectory,
                 customerKeys: configuration.customerKeys,
-                logger: logger
+                logger: logger,
+                purgeDelay: configuration.purgeDelay,
+                // The PurgeService does it, and stops on graceful shutdown.
+                purgesInBackground: false
             )
         )
         let application = makeApplication(

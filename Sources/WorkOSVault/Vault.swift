@@ -40,7 +40,11 @@ public final class Vault: Sendable {
             let local: LocalVault
             do {
                 local = try LocalVault(
-                    configuration: LocalVaultConfiguration(dataDirectory: dataDirectory, logger: logger)
+                    configuration: LocalVaultConfiguration(
+                        dataDirectory: dataDirectory,
+                        logger: logger,
+                        purgeDelay: configuration.embeddedPurgeDelay
+                    )
                 )
             } catch let error as LocalVaultError {
                 // A root key that is not the store's is a failure of the service (the store), not
@@ -279,7 +283,10 @@ public final class Vault: Sendable {
     }
 
     /// Deletes an object, optionally only if `versionCheck` names its current version, and only
-    /// if its context is exactly `context` when given.
+    /// if its context is exactly `context` when given. The object is gone at once; against
+    /// `vault serve` and the embedded store its name stays held (a create with it is a
+    /// ``VaultError/Code-swift.struct/conflict`` saying when it frees) until the object is purged,
+    /// the purge delay after the delete (five minutes by default).
     public func deleteObject(
         id: String,
         versionCheck: String? = nil,

@@ -64,15 +64,21 @@ public struct VaultConfiguration: Sendable {
     public var encryptCache: DataKeyCachePolicy?
     /// The unwrapped-key cache for decryption: on by default with a small bound; `nil` turns it off.
     public var decryptCache: DecryptCachePolicy?
+    /// With the embedded backend, how long a deleted object holds its name before it is purged
+    /// for good (zero: at once); see `LocalVaultConfiguration.purgeDelay`. Five
+    /// minutes by default. A server decides this for itself.
+    public var embeddedPurgeDelay: Duration
 
     public init(
         backend: VaultBackend,
         encryptCache: DataKeyCachePolicy? = nil,
-        decryptCache: DecryptCachePolicy? = DecryptCachePolicy()
+        decryptCache: DecryptCachePolicy? = DecryptCachePolicy(),
+        embeddedPurgeDelay: Duration = LocalVaultConfiguration.defaultPurgeDelay
     ) {
         self.backend = backend
         self.encryptCache = encryptCache
         self.decryptCache = decryptCache
+        self.embeddedPurgeDelay = embeddedPurgeDelay
     }
 
     /// Reads the environment the way the official SDKs do: with `WORKOS_API_KEY` set, the REST API

@@ -77,6 +77,12 @@ struct Serve: AsyncParsableCommand {
     var maxBodySize = 1 << 20
 
     @Option(
+        name: .customLong("purge-delay"),
+        help: "Seconds a deleted object holds its name before it is purged for good (0: at once)."
+    )
+    var purgeDelay = 300
+
+    @Option(
         name: .customLong("read-timeout"),
         help: "Seconds a request may take to arrive in full, head and body, from its first byte (else 408 or close)."
     )
@@ -102,6 +108,7 @@ struct Serve: AsyncParsableCommand {
         guard rateLimit >= 1 else { throw ValidationError("--rate-limit must be at least 1") }
         guard rateWindow >= 1 else { throw ValidationError("--rate-window must be at least 1 second") }
         guard maxBodySize >= 1_024 else { throw ValidationError("--max-body-size must be at least 1024 bytes") }
+        guard purgeDelay >= 0 else { throw ValidationError("--purge-delay must be 0 or more seconds") }
         guard (1...3_600).contains(readTimeout) else {
             throw ValidationError("--read-timeout must be 1 to 3600 seconds")
         }
@@ -137,6 +144,7 @@ struct Serve: AsyncParsableCommand {
             customerKeys: try loadCustomerKeys(),
             rateLimit: RateLimit(requests: rateLimit, window: .seconds(rateWindow)),
             maxBodySize: maxBodySize,
+            purgeDelay: .seconds(purgeDelay),
             connectionLimits: ConnectionLimits(
                 readTimeout: .seconds(readTimeout),
                 idleTimeout: .seconds(idleTimeout),

@@ -10,7 +10,7 @@ import VaultAPI
 struct ObjectRouteTests {
     @Test("create, read, read by name, describe, update, versions, delete")
     func lifecycle() async throws {
-        try await VaultHarness.run { _, client in
+        try await VaultHarness.run { harness, client in
             let created = try await client.createObject(name: "db-password", value: "hunter2")
             #expect(created.environmentID == "environment_local")
             #expect(created.context == ["organization_id": "org_test"])
@@ -93,7 +93,14 @@ struct ObjectRouteTests {
                 try await client.send(.put, "/vault/v1/kv/\(created.id)", json: #"{"value": "x"}"#).status == .notFound
             )
 
-            // The name is free again at once.
+            // The name is held until the purge, which frees it.
+            let heldBody = #"{"name": "db-password", "value": "fresh", "key_context": {"organization_id": "org_1"}}"#
+            let held = try await client.send(.post, "/vault/v1/kv", json: heldBody)
+            #expect(held.status == .conflict)
+            #expect(try held.errorBody().code == "conflict")
+            #expect(held.text.contains("held by a deleted object until it is purged, at 20"))
+            #expect(!held.text.contains("fresh"))
+            #expect(try await harness.vault.purgeDueObjects(now: Date().addingTimeInterval(301)) == 1)
             let reused = try await client.createObject(name: "db-password", value: "fresh")
             #expect(reused.id != created.id)
         }

@@ -43,7 +43,13 @@ struct PythonInteropTests {
         #expect(version.hasPrefix("10."), "workos \(version): the script is written against 10.x")
         try await withTemporaryDirectory { directory in
             let key = "sk_test_python_interop"
-            let server = try await VaultProcess.serve(dataDirectory: directory, apiKeys: key)
+            // A zero purge delay frees a deleted name at once, as the official emulator does; the
+            // script reuses one.
+            let server = try await VaultProcess.serve(
+                dataDirectory: directory,
+                apiKeys: key,
+                arguments: ["--purge-delay", "0"]
+            )
             defer { server.stop() }
 
             let outputPath = (directory as NSString).appendingPathComponent("interop.out")

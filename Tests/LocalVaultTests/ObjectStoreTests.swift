@@ -69,7 +69,7 @@ import VaultAPI
         }
     }
 
-    @Test func namesAreUniqueAndReusableRightAfterDelete() async throws {
+    @Test func namesAreUniqueAndReusableOnceTheDeletedObjectIsPurged() async throws {
         let temporary = try TemporaryVault()
         let vault = temporary.vault
         let first = try await vault.createObject(name: "db", value: "one", context: ["a": "1"], caller: .alice)
@@ -80,6 +80,11 @@ import VaultAPI
         // Another environment has its own names.
         _ = try await vault.createObject(name: "db", value: "staging", context: ["a": "1"], caller: .staging)
         _ = try await vault.deleteObject(id: first.id, versionCheck: nil, environmentID: env)
+        let held = await #expect(throws: LocalVaultError.self) {
+            _ = try await vault.createObject(name: "db", value: "two", context: ["a": "1"], caller: .alice)
+        }
+        #expect(held?.httpStatus == 409)
+        #expect(try await vault.purgeDeletedObjects(deletedBefore: Date()) == 1)
         let second = try await vault.createObject(name: "db", value: "two", context: ["a": "1"], caller: .alice)
         #expect(second.id != first.id)
         #expect(try await vault.readObject(named: "db", environmentID: env).value == "two")

@@ -23,6 +23,7 @@ enum LiveServer {
     static func run(
         clientLogger: Logger? = nil,
         serverLogger: Logger = Logger(label: "server", factory: { _ in SwiftLogNoOpLogHandler() }),
+        purgeDelay: Duration = LocalVaultConfiguration.defaultPurgeDelay,
         _ body: @Sendable (Context) async throws -> Void
     ) async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vault-live-\(UUID().uuidString)")
@@ -34,7 +35,7 @@ enum LiveServer {
             apiKeys: try APIKeyRing(entries: [APIKeyRing.Entry(apiKey, origin: "test")])
         )
         let engine = try LocalVault(
-            configuration: LocalVaultConfiguration(dataDirectory: directory)
+            configuration: LocalVaultConfiguration(dataDirectory: directory, purgeDelay: purgeDelay)
         )
         let application = Application(
             router: VaultServer.makeRouter(vault: engine, configuration: configuration),
