@@ -117,9 +117,7 @@ extension VaultRESTClient: VaultObjectService {
             template: "/vault/v1/kv/{id}",
             query: Self.contextQuery(context)
         )
-        let object = try await send(endpoint, body: nil as Empty?, as: VaultObject.self, logger: logger)
-        try Self.require(context, matches: object.metadata.context, endpoint: endpoint)
-        return object
+        return try await readObject(at: endpoint, context: context, logger: logger)
     }
 
     public func readObject(named name: String, context: KeyContext?, logger: Logger?) async throws -> VaultObject {
@@ -129,9 +127,7 @@ extension VaultRESTClient: VaultObjectService {
             template: "/vault/v1/kv/name/{name}",
             query: Self.contextQuery(context)
         )
-        let object = try await send(endpoint, body: nil as Empty?, as: VaultObject.self, logger: logger)
-        try Self.require(context, matches: object.metadata.context, endpoint: endpoint)
-        return object
+        return try await readObject(at: endpoint, context: context, logger: logger)
     }
 
     public func readObject(
@@ -148,6 +144,12 @@ extension VaultRESTClient: VaultObjectService {
             template: "/vault/v1/kv/{id}/versions/{version}",
             query: Self.contextQuery(context)
         )
+        return try await readObject(at: endpoint, context: context, logger: logger)
+    }
+
+    /// Reads an object and, when a context is given, discards it as not found unless its context is
+    /// exactly that one (a server that ignores `key_context` returns it regardless).
+    private func readObject(at endpoint: Endpoint, context: KeyContext?, logger: Logger?) async throws -> VaultObject {
         let object = try await send(endpoint, body: nil as Empty?, as: VaultObject.self, logger: logger)
         try Self.require(context, matches: object.metadata.context, endpoint: endpoint)
         return object
