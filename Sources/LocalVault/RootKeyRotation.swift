@@ -127,7 +127,18 @@ enum RootKeyRotation {
             throw LocalVaultError(.internalError, "the rotation failed, the old root key stays: \(reason)")
         }
         if stop == .committed { throw Interrupted() }
-        if destination != finalPath { try DurableKeyFile.replace(finalPath, with: destination) }
+        if destination != finalPath {
+            do {
+                try DurableKeyFile.replace(finalPath, with: destination)
+            } catch let error as LocalVaultError {
+                // The store is under the new key already: the next open moves it into place.
+                throw LocalVaultError(
+                    .internalError,
+                    "\(error.message); the rotation is committed and the new key is in \(destination), "
+                        + "which the next start moves into place"
+                )
+            }
+        }
         return RootKeyRotationReport(
             rewrappedKEKs: counts.keks,
             resealedResponses: counts.resealedResponses,
