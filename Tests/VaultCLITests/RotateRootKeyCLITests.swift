@@ -85,4 +85,18 @@ struct RotateRootKeyCLITests {
         #expect(!refused.stderr.contains(newKey))
         #expect(try cli.vault(["decrypt"], input: blob, environment: ["VAULT_ROOT_KEY": newKey]).stdout == "4242")
     }
+
+    @Test func rotationIsRefusedWhileVaultServeRuns() throws {
+        let server = try ListeningProcess.vaultServe(apiKeys: "sk_test_rotation")
+        defer { server.stop() }
+        let folder = try #require(server.process.arguments?.last)
+        let keyPath = folder + "/root.key"
+        let before = try Data(contentsOf: URL(fileURLWithPath: keyPath))
+        let cli = VaultCLITests()
+        let refused = try cli.vault(["admin", "rotate-root-key", "--data-dir", folder])
+        #expect(refused.status == 5)
+        #expect(refused.stderr.contains("is open in another process (a running vault serve?): stop it first"))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: keyPath)) == before)
+        #expect(!FileManager.default.fileExists(atPath: keyPath + ".next"))
+    }
 }
