@@ -139,6 +139,13 @@ enum RootKeyRotation {
                 )
             }
         }
+        configuration.logger?.notice(
+            "rotated the root key",
+            metadata: [
+                "data_dir": "\(directory)", "new_root_key": "\(finalPath)", "keks": "\(counts.keks)",
+                "resealed_responses": "\(counts.resealedResponses)",
+            ]
+        )
         return RootKeyRotationReport(
             rewrappedKEKs: counts.keks,
             resealedResponses: counts.resealedResponses,

@@ -121,7 +121,9 @@ import VaultAPI
         let sealedBefore = try fixture.rows("SELECT sealed_value FROM object_versions ORDER BY id")
         let keksBefore = try fixture.rows("SELECT wrapped_key FROM keks ORDER BY id")
 
-        let report = try LocalVault.rotateRootKey(configuration: fixture.configuration())
+        let handler = InMemoryLogHandler()
+        let logger = Logger(label: "test", factory: { _ in handler })
+        let report = try LocalVault.rotateRootKey(configuration: fixture.configuration(logger: logger))
 
         #expect(report.rewrappedKEKs == 3)
         #expect(report.resealedResponses == 1)
@@ -139,6 +141,11 @@ import VaultAPI
         try await fixture.expectReadable()
         expectRefused("the root key does not match the store") {
             try fixture.open(.base64(oldKey.base64EncodedString()))
+        }
+        let logged = handler.entries.map { "\($0.level) \($0.message) \($0.metadata)" }.joined(separator: "\n")
+        #expect(logged.contains("notice rotated the root key"))
+        for key in [oldKey, newKey] {
+            #expect(!logged.contains(key.base64EncodedString()))
         }
     }
 
