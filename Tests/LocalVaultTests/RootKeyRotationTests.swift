@@ -286,4 +286,36 @@ import VaultAPI
         let object = try await vault.readObject(id: fixture.objectID, environmentID: env)
         #expect(object.value == "two")
     }
+
+    @Test("a store from before the root-key check rotates, and its version-1 blobs and objects still open")
+    func legacyStoreRotates() async throws {
+        let fixture = try LegacyStoreFixture()
+        let oldKey = try Data(contentsOf: URL(fileURLWithPath: fixture.directory + "/root.key"))
+        let report = try LocalVault.rotateRootKey(
+            configuration: LocalVaultConfiguration(
+                dataDirectory: fixture.directory,
+                rootKey: .file(fixture.directory + "/root.key"),
+                purgesInBackground: false
+            )
+        )
+        #expect(report.rewrappedKEKs > 0)
+        let vault = try fixture.open()
+        for name in ["mixed-staging", "mixed-local", "vault-only-staging", "customer-only-local"] {
+            let stored = try #require(fixture.cases[name])
+            let opened = try await vault.decryptDataKey(
+                encryptedKeys: try fixture.encryptedKeys(name),
+                environmentID: stored.environment_id
+            )
+            #expect(opened.key == (try fixture.dataKey(name)), "\(name)")
+        }
+        for name in ["managed-staging", "byok-staging", "byok-local"] {
+            let stored = try #require(fixture.cases[name])
+            #expect(
+                try await vault.readObject(id: stored.id, environmentID: stored.environment_id).value == stored.value
+            )
+        }
+        expectRefused("the root key does not match the store") {
+            try fixture.open(rootKey: .base64(oldKey.base64EncodedString()))
+        }
+    }
 }
