@@ -161,7 +161,7 @@ extension LocalVault {
         }
     }
 
-    private func responseAssociatedData(scope: String, key: String) -> [UInt8] {
+    static func responseAssociatedData(scope: String, key: String) -> [UInt8] {
         Array("lvs.idempotency\0\(scope)\0\(key)".utf8)
     }
 
@@ -169,16 +169,31 @@ extension LocalVault {
     /// which die with the process, are sealed under its record key (no key generated or wrapped
     /// per request).
     private func sealStoredResponse(_ body: [UInt8], scope: String, key: String, durable: Bool) throws -> [UInt8] {
-        let associatedData = responseAssociatedData(scope: scope, key: key)
+        let associatedData = Self.responseAssociatedData(scope: scope, key: key)
         guard durable else { return try volatileIdempotency.seal(body, associatedData: associatedData) }
+        return try Self.sealDurableResponse(body, under: rootKey, associatedData: associatedData)
+    }
+
+    private func openStoredResponse(_ sealed: [UInt8], scope: String, key: String, durable: Bool) throws -> [UInt8] {
+        let associatedData = Self.responseAssociatedData(scope: scope, key: key)
+        guard durable else { return try volatileIdempotency.open(sealed, associatedData: associatedData) }
+        return try Self.openDurableResponse(sealed, under: rootKey, associatedData: associatedData)
+    }
+
+    /// Seals a durable record's body under a data key of its own, wrapped under `rootKey` (a
+    /// root-key rotation re-seals them with the new key).
+    static func sealDurableResponse(_ body: [UInt8], under rootKey: DataKey, associatedData: [UInt8]) throws -> [UInt8]
+    {
         let dataKey = try DataKey.generate()
         let wrapped = try rootKey.wrap(dataKey, associatedData: associatedData)
         return try EnvelopeBlob.seal(body, with: dataKey, encryptedKeys: wrapped, associatedData: associatedData).bytes
     }
 
-    private func openStoredResponse(_ sealed: [UInt8], scope: String, key: String, durable: Bool) throws -> [UInt8] {
-        let associatedData = responseAssociatedData(scope: scope, key: key)
-        guard durable else { return try volatileIdempotency.open(sealed, associatedData: associatedData) }
+    static func openDurableResponse(
+        _ sealed: [UInt8],
+        under rootKey: DataKey,
+        associatedData: [UInt8]
+    ) throws -> [UInt8] {
         let blob = try EnvelopeBlob(parsing: sealed, layout: .a)
         let dataKey = try rootKey.unwrap(blob.encryptedKeys[...], associatedData: associatedData)
         return try blob.open(with: dataKey, associatedData: associatedData)

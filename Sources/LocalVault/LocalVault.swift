@@ -127,6 +127,8 @@ public final class LocalVault: Sendable {
 
     let store: VaultStore
     let rootKey: DataKey
+    /// Held shared while the vault lives: a root-key rotation waits for no open vault.
+    private let storeLock: StoreLock
     let volatileIdempotency: VolatileIdempotency
     private let keks: KEKRing
     private let customerKeys: [String: CustomerKeyMapping]
@@ -154,6 +156,7 @@ public final class LocalVault: Sendable {
         } catch {
             throw LocalVaultError(.internalError, "cannot create the data folder \(directory)")
         }
+        storeLock = try StoreLock(directory: directory, exclusive: false)
         do {
             store = try VaultStore(path: (directory as NSString).appendingPathComponent("vault.sqlite"))
         } catch let error as LocalVaultError {
@@ -164,6 +167,12 @@ public final class LocalVault: Sendable {
         }
         let opened = try RootKeyCheck.open(store: store, rootKey: configuration.rootKey, directory: directory)
         rootKey = opened.rootKey
+        if opened.finishedRotation, let logger = configuration.logger {
+            logger.notice(
+                "finished an interrupted root-key rotation: the new root key is now in place",
+                metadata: ["data_dir": "\(directory)", "root_key": "\(configuration.rootKey.logDescription)"]
+            )
+        }
         if opened.isNew || opened.createdKeyFile, let logger = configuration.logger {
             logger.notice(
                 opened.createdKeyFile ? "created a new vault store and root key" : "created a new vault store",

@@ -20,6 +20,8 @@ enum RootKeyCheck {
         var holdsData: Bool
         /// One stored KEK, to verify a root key against a store that has no check value yet.
         var sampleKEK: (id: String, name: KEKRing.Name, wrapped: [UInt8])?
+        /// Where the last root-key rotation wrote the new key (a path, never a key).
+        var rotatedKeyLocation: String?
     }
 
     /// Loads (or, for a store without data, creates) the root key and checks it against the store,
@@ -31,18 +33,25 @@ enum RootKeyCheck {
         store: VaultStore,
         rootKey source: RootKeySource,
         directory: String
-    ) throws -> (rootKey: DataKey, isNew: Bool, createdKeyFile: Bool) {
+    ) throws -> (rootKey: DataKey, isNew: Bool, createdKeyFile: Bool, finishedRotation: Bool) {
         let state = try storage(directory) { try store.pool.read(Self.state) }
+        var finishedRotation = false
+        if let checkValue = state.checkValue, case .file(let path) = source {
+            finishedRotation = try RootKeyRotation.finishInterrupted(keyFile: path) { opens(checkValue, with: $0) }
+        }
         let (rootKey, createdKeyFile) = try source.load(mayCreate: !state.holdsData)
+        let rotationHint = state.rotatedKeyLocation.map {
+            "; its root key was rotated and the new key written to \($0)"
+        }
         let mismatch = LocalVaultError(
             .internalError,
             "the root key does not match the store in \(directory) (root.key replaced, or \(RootKeySource.environmentVariable) "
-                + "set to another key): refusing to open",
+                + "set to another key\(rotationHint ?? "")): refusing to open",
             rule: .rootKey
         )
         if let checkValue = state.checkValue {
             guard opens(checkValue, with: rootKey) else { throw mismatch }
-            return (rootKey, false, createdKeyFile)
+            return (rootKey, false, createdKeyFile, finishedRotation)
         }
         // A store written before the check existed: its KEKs tell whether the key is its own.
         if let kek = state.sampleKEK {
@@ -61,10 +70,15 @@ enum RootKeyCheck {
             }
         }
         guard let recorded, opens(Array(recorded), with: rootKey) else { throw mismatch }
-        return (rootKey, !state.holdsData, createdKeyFile)
+        return (rootKey, !state.holdsData, createdKeyFile, false)
     }
 
-    private static func opens(_ checkValue: [UInt8], with rootKey: DataKey) -> Bool {
+    /// A new check value for `rootKey`.
+    static func checkValue(for rootKey: DataKey) throws -> [UInt8] {
+        try rootKey.wrap(try DataKey.generate(), associatedData: associatedData)
+    }
+
+    static func opens(_ checkValue: [UInt8], with rootKey: DataKey) -> Bool {
         (try? rootKey.unwrap(checkValue[...], associatedData: associatedData)) != nil
     }
 
@@ -88,7 +102,12 @@ enum RootKeyCheck {
         return StoreState(
             checkValue: checkValue.map(Array.init),
             holdsData: checkValue != nil || kek != nil || holdsObjects,
-            sampleKEK: kek
+            sampleKEK: kek,
+            rotatedKeyLocation: try Data.fetchOne(
+                db,
+                sql: "SELECT value FROM meta WHERE name = ?",
+                arguments: [RootKeyRotation.locationMetaName]
+            ).map { String(decoding: $0, as: UTF8.self) }
         )
     }
 

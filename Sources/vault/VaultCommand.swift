@@ -20,7 +20,9 @@ struct VaultCommand: AsyncParsableCommand {
             Exit codes: 0 ok, 1 usage, 2 not found or conflict, 3 authentication or authorization, \
             4 decryption failure, 5 network or service failure.
             """,
-        subcommands: [Encrypt.self, Decrypt.self, Rekey.self, KV.self, Keys.self, Serve.self, Bench.self, Doctor.self]
+        subcommands: [
+            Encrypt.self, Decrypt.self, Rekey.self, KV.self, Keys.self, Serve.self, Bench.self, Doctor.self, Admin.self,
+        ]
     )
 
     /// Runs the command; usage errors exit with status 1 (ArgumentParser's default is 64), so the

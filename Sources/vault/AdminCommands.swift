@@ -1,0 +1,98 @@
+import ArgumentParser
+import Foundation
+import LocalVault
+
+/// `vault admin`: operations on the embedded store itself, run while no `vault serve` uses it.
+struct Admin: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Operate on the local store: root-key rotation.",
+        subcommands: [RotateRootKey.self]
+    )
+}
+
+/// `vault admin rotate-root-key`: a new root key for the store; nothing is re-encrypted.
+struct RotateRootKey: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rotate-root-key",
+        abstract: "Replace the store's root key: re-wrap every key-encrypting key under a new random key.",
+        discussion: """
+            Stop every `vault serve` on the store first: the rotation refuses to run while the \
+            store is open elsewhere. In one transaction every key-encrypting key is re-wrapped \
+            under a new random root key (data keys, objects and encrypted blobs are unchanged) and \
+            the old key stops opening the store.
+
+            With root.key in the data folder, the new key replaces it (written first to \
+            root.key.next: a rotation interrupted by a crash is finished or undone on the next \
+            start). With $VAULT_ROOT_KEY, the new key (base64) is written to --new-key-file \
+            (created 0600, never overwritten): set VAULT_ROOT_KEY to its content before the next \
+            start, then remove the file. The key is never printed.
+
+            Examples:
+              vault admin rotate-root-key --data-dir /var/lib/vault
+              VAULT_ROOT_KEY=... vault admin rotate-root-key --new-key-file /secure/root.key.new
+            """
+    )
+
+    @Option(name: .customLong("data-dir"), help: "The vault's data folder (default: see `vault --help`).")
+    var dataDirectory: String?
+
+    @Option(
+        name: .customLong("new-key-file"),
+        help: "With $VAULT_ROOT_KEY: a new file to receive the new root key (base64).",
+        completion: .file()
+    )
+    var newKeyFile: String?
+
+    private var rootKeyFromEnvironment: Bool {
+        !(ProcessInfo.processInfo.environment[RootKeySource.environmentVariable] ?? "").isEmpty
+    }
+
+    func validate() throws {
+        if rootKeyFromEnvironment, newKeyFile == nil {
+            throw ValidationError(
+                "the root key comes from \(RootKeySource.environmentVariable): pass --new-key-file FILE "
+                    + "to receive the new key"
+            )
+        }
+        if !rootKeyFromEnvironment, newKeyFile != nil {
+            throw ValidationError(
+                "--new-key-file is for a root key given in \(RootKeySource.environmentVariable); "
+                    + "without it the new key replaces root.key"
+            )
+        }
+    }
+
+    func run() async throws {
+        let directory = dataDirectory ?? LocalVaultHome.defaultDirectory()
+        let report: RootKeyRotationReport
+        do {
+            report = try LocalVault.rotateRootKey(
+                configuration: LocalVaultConfiguration(dataDirectory: directory, purgesInBackground: false),
+                newKeyFile: newKeyFile
+            )
+        } catch {
+            // The store could not be opened, is in use, or the key is not its own: a service failure.
+            let message = (error as? LocalVaultError)?.message ?? "\(type(of: error))"
+            FileHandle.standardError.write(Data("vault: admin rotate-root-key: \(message)\n".utf8))
+            throw ExitCode(5)
+        }
+        var lines = [
+            "rotated the root key of the store in \(directory)",
+            "key-encrypting keys re-wrapped: \(report.rewrappedKEKs)",
+            "stored responses re-sealed: \(report.resealedResponses)",
+        ]
+        if report.droppedResponses > 0 {
+            lines.append("stored responses dropped (did not open): \(report.droppedResponses)")
+        }
+        if report.mustUpdateEnvironment {
+            lines.append("the new root key (base64) is in \(report.newKeyPath)")
+            lines.append(
+                "set \(RootKeySource.environmentVariable) to the content of that file before the next start: "
+                    + "the store no longer opens with the old value"
+            )
+        } else {
+            lines.append("the new root key is in \(report.newKeyPath); the old key no longer opens the store")
+        }
+        FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+    }
+}
