@@ -23,7 +23,8 @@ struct Serve: AsyncParsableCommand {
             different environments. Keys are never taken from the command line.
 
             The root key comes from $VAULT_ROOT_KEY (base64 of 32 bytes) or root.key in the data \
-            folder, created on first start.
+            folder, created on first start (only for a store that holds no data yet). A root key \
+            that is not the store's is refused (exit status 5).
 
             The first line on standard output is `listening on http://HOST:PORT`; logs go to \
             standard error, one line per request. SIGINT or SIGTERM stops the server after the \
