@@ -171,7 +171,9 @@ extension LocalVault {
         guard !ids.isEmpty else { return .retired(count: 0) }
         let inUse = try await countObjectVersions(usingAnyOf: ids)
         guard inUse == 0 else { return .inUse(objectVersions: inUse) }
-        let update = try StatementArguments.checked([Date().storedMilliseconds, environmentID, contextKey, contextValue, version])
+        let update = try StatementArguments.checked([
+            Date().storedMilliseconds, environmentID, contextKey, contextValue, version,
+        ])
         let count = try await store.pool.write { db in
             try db.execute(
                 sql: """
@@ -195,7 +197,8 @@ extension LocalVault {
             let rows = try await store.pool.read { db in
                 try Row.fetchAll(
                     db,
-                    sql: "SELECT rowid AS position, sealed_value FROM object_versions WHERE rowid > ? ORDER BY rowid LIMIT ?",
+                    sql:
+                        "SELECT rowid AS position, sealed_value FROM object_versions WHERE rowid > ? ORDER BY rowid LIMIT ?",
                     arguments: arguments
                 ).map { (position: $0["position"] as Int64, sealed: Array($0["sealed_value"] as Data)) }
             }
@@ -237,7 +240,11 @@ extension LocalVault {
         else { return nil }
         var newest: Set<String> = []
         for (contextKey, contextValue) in context.sortedPairs where !isCustomerPair(contextKey, contextValue) {
-            let name = KEKRing.Name(environmentID: row.environmentID, contextKey: contextKey, contextValue: contextValue)
+            let name = KEKRing.Name(
+                environmentID: row.environmentID,
+                contextKey: contextKey,
+                contextValue: contextValue
+            )
             newest.insert(try await keks.kek(for: name).id)
         }
         let current = Set(keys.entries.filter { $0.kind == .vault }.map(\.kekID))
@@ -248,7 +255,12 @@ extension LocalVault {
             origin: .storedObject
         ).key
         let issued = try await wrap(key, id: keys.dataKeyID, context: context, environmentID: row.environmentID)
-        guard let spliced = Self.replacingEncryptedKeys(of: row.sealedValue, old: blob.encryptedKeys, with: issued.encryptedKeys),
+        guard
+            let spliced = Self.replacingEncryptedKeys(
+                of: row.sealedValue,
+                old: blob.encryptedKeys,
+                with: issued.encryptedKeys
+            ),
             let check = try? EnvelopeBlob(parsing: spliced, layout: .a),
             (try? check.open(with: key, associatedData: Self.associatedData(objectID: row.objectID))) != nil
         else { return nil }

@@ -181,7 +181,7 @@ final class VaultStore: Sendable {
                         environment_id TEXT NOT NULL,
                         context_key TEXT NOT NULL,
                         context_value TEXT NOT NULL,
-                        version INTEGER NOT NULL,
+                        version INTEGER NOT NULL DEFAULT 1,
                         wrapped_key BLOB NOT NULL,
                         created_at INTEGER NOT NULL,
                         retired_at INTEGER,

@@ -55,7 +55,9 @@ struct KEKRotationTests {
         let newID = try #require(try kekIDs(after.encryptedKeys).first)
         #expect(newID != oldID)
         #expect(try await version(ofKEK: newID, in: vault) == 2)
-        #expect(try await vault.decryptDataKey(encryptedKeys: before.encryptedKeys, environmentID: env).key == before.key)
+        #expect(
+            try await vault.decryptDataKey(encryptedKeys: before.encryptedKeys, environmentID: env).key == before.key
+        )
         let rekeyed = try await vault.rekey(encryptedKeys: before.encryptedKeys, context: context, environmentID: env)
         #expect(try kekIDs(rekeyed.encryptedKeys) == [newID])
         #expect(rekeyed.key == before.key)
@@ -91,17 +93,32 @@ struct KEKRotationTests {
         _ = try await vault.rotateKEKs(context: context, environmentID: env)
 
         let refused = try await vault.retireKEKVersions(
-            contextKey: "organization_id", contextValue: "org_1", below: 2, environmentID: env)
+            contextKey: "organization_id",
+            contextValue: "org_1",
+            below: 2,
+            environmentID: env
+        )
         #expect(refused == .inUse(objectVersions: 1))
-        #expect(try await vault.decryptDataKey(encryptedKeys: clientBlob.encryptedKeys, environmentID: env).key == clientBlob.key)
+        #expect(
+            try await vault.decryptDataKey(encryptedKeys: clientBlob.encryptedKeys, environmentID: env).key
+                == clientBlob.key
+        )
         await #expect(throws: LocalVaultError.self) {
             try await vault.retireKEKVersions(
-                contextKey: "organization_id", contextValue: "org_1", below: 3, environmentID: env)
+                contextKey: "organization_id",
+                contextValue: "org_1",
+                below: 3,
+                environmentID: env
+            )
         }
 
         _ = try await vault.rewrapStoredObjects()
         let retired = try await vault.retireKEKVersions(
-            contextKey: "organization_id", contextValue: "org_1", below: 2, environmentID: env)
+            contextKey: "organization_id",
+            contextValue: "org_1",
+            below: 2,
+            environmentID: env
+        )
 
         #expect(retired == .retired(count: 1))
         let error = await #expect(throws: LocalVaultError.self) {
@@ -119,7 +136,8 @@ struct KEKRotationTests {
     }
 
     @Test func rootKeyRotationAfterKEKRotationOpensEveryVersion() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kekrot-\(UUID().uuidString)").path
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kekrot-\(UUID().uuidString)")
+            .path
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let configuration = LocalVaultConfiguration(dataDirectory: directory, purgesInBackground: false)
         let env = LocalVault.defaultEnvironmentID
@@ -142,7 +160,9 @@ struct KEKRotationTests {
         let fixture = try TemporaryVault()
         let other = try LocalVault(
             configuration: LocalVaultConfiguration(
-                dataDirectory: fixture.directory, rootKey: .file(fixture.directory + "/root.key"))
+                dataDirectory: fixture.directory,
+                rootKey: .file(fixture.directory + "/root.key")
+            )
         )
         let vaults = [fixture.vault, other]
         let env = LocalVault.defaultEnvironmentID
@@ -168,7 +188,9 @@ struct KEKRotationTests {
         let error = #expect(throws: LocalVaultError.self) {
             try LocalVault.openExclusively(
                 configuration: LocalVaultConfiguration(
-                    dataDirectory: fixture.directory, rootKey: .file(fixture.directory + "/root.key"))
+                    dataDirectory: fixture.directory,
+                    rootKey: .file(fixture.directory + "/root.key")
+                )
             )
         }
         #expect(error?.message.contains("open in another process") == true)
