@@ -63,6 +63,49 @@ extension LocalVault {
         return rotations
     }
 
+    /// Rotates every pair (of every environment) whose newest KEK version was created before
+    /// `now - maxAge`: the engine side of a `--kek-max-age` policy. Pairs configured with a
+    /// customer key are skipped. Run it from one process per store: another open vault keeps its
+    /// cached newest version until it restarts.
+    /// - Returns: the versions created, with their environment.
+    public func rotateKEKs(
+        olderThan maxAge: Duration,
+        now: Date = Date()
+    ) async throws -> [(
+        environmentID: String, rotation: KEKRotation
+    )] {
+        let cutoff = now.storedMilliseconds - maxAge.storedMilliseconds
+        let arguments = try StatementArguments.checked([cutoff])
+        let due = try await store.pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT environment_id, context_key, context_value FROM keks
+                    GROUP BY environment_id, context_key, context_value
+                    HAVING MAX(created_at) < ?
+                    """,
+                arguments: arguments
+            ).map {
+                KEKRing.Name(
+                    environmentID: $0["environment_id"],
+                    contextKey: $0["context_key"],
+                    contextValue: $0["context_value"]
+                )
+            }
+        }
+        var rotations: [(environmentID: String, rotation: KEKRotation)] = []
+        for name in due where !isCustomerPair(name.contextKey, name.contextValue) {
+            let kek = try await keks.rotate(name)
+            rotations.append(
+                (
+                    name.environmentID,
+                    KEKRotation(contextKey: name.contextKey, contextValue: name.contextValue, version: kek.version)
+                )
+            )
+        }
+        return rotations
+    }
+
     /// The newest KEK version of a pair, nil if it has none.
     public func newestKEKVersion(contextKey: String, contextValue: String, environmentID: String) async throws -> Int? {
         let arguments = try StatementArguments.checked([environmentID, contextKey, contextValue])

@@ -195,4 +195,22 @@ struct KEKRotationTests {
         }
         #expect(error?.message.contains("open in another process") == true)
     }
+
+    @Test func maxAgeRotatesOnlyPairsWhoseNewestVersionIsOlder() async throws {
+        let fixture = try TemporaryVault()
+        let vault = fixture.vault
+        let env = LocalVault.defaultEnvironmentID
+        _ = try await vault.createDataKey(context: context, environmentID: env)
+        _ = try await vault.createDataKey(context: KeyContext(["organization_id": "org_2"]), environmentID: env)
+        #expect(try await vault.rotateKEKs(olderThan: .seconds(3_600)).isEmpty)
+
+        let later = Date().addingTimeInterval(7_200)
+        let rotated = try await vault.rotateKEKs(olderThan: .seconds(3_600), now: later)
+
+        #expect(Set(rotated.map(\.rotation.contextValue)) == ["org_1", "org_2"])
+        #expect(rotated.allSatisfy { $0.rotation.version == 2 && $0.environmentID == env })
+        #expect(try await vault.rotateKEKs(olderThan: .seconds(3_600), now: Date()).isEmpty)
+        let fresh = try await vault.createDataKey(context: context, environmentID: env)
+        #expect(try await version(ofKEK: try #require(try kekIDs(fresh.encryptedKeys).first), in: vault) == 2)
+    }
 }
