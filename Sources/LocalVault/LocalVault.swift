@@ -130,7 +130,7 @@ public final class LocalVault: Sendable {
     /// Held shared while the vault lives: a root-key rotation waits for no open vault.
     private let storeLock: StoreLock
     let volatileIdempotency: VolatileIdempotency
-    private let keks: KEKRing
+    let keks: KEKRing
     private let customerKeys: [String: CustomerKeyMapping]
     private let legacyCustomerKeyEnvironments: Set<String>
     let purgeDelay: Duration
@@ -145,7 +145,12 @@ public final class LocalVault: Sendable {
     /// root key file is created only for a store that holds no data yet.
     /// - Throws: ``LocalVaultError`` if the folder, root key or store cannot be opened, or the root
     ///   key is not the store's (rule ``LocalVaultError/Rule-swift.enum/rootKey``).
-    public init(configuration: LocalVaultConfiguration) throws {
+    public convenience init(configuration: LocalVaultConfiguration) throws {
+        try self.init(configuration: configuration, exclusive: false)
+    }
+
+    /// Opens the vault holding the store's lock exclusively (see ``openExclusively(configuration:)``).
+    init(configuration: LocalVaultConfiguration, exclusive: Bool) throws {
         let directory = configuration.dataDirectory
         do {
             try FileManager.default.createDirectory(
@@ -156,7 +161,7 @@ public final class LocalVault: Sendable {
         } catch {
             throw LocalVaultError(.internalError, "cannot create the data folder \(directory)")
         }
-        storeLock = try StoreLock(directory: directory, exclusive: false)
+        storeLock = try StoreLock(directory: directory, exclusive: exclusive)
         do {
             store = try VaultStore(path: (directory as NSString).appendingPathComponent("vault.sqlite"))
         } catch let error as LocalVaultError {
@@ -285,7 +290,7 @@ public final class LocalVault: Sendable {
         }
     }
 
-    private func wrap(
+    func wrap(
         _ key: DataKey,
         id: UUID,
         context: KeyContext,
@@ -326,7 +331,7 @@ public final class LocalVault: Sendable {
         return IssuedDataKey(id: id.lowercasedString, key: key, encryptedKeys: blob.encoded(), context: context)
     }
 
-    private func customerKey(contextKey: String, contextValue: String) -> CustomerKeyMapping? {
+    func customerKey(contextKey: String, contextValue: String) -> CustomerKeyMapping? {
         customerKeys.isEmpty ? nil : customerKeys["\(contextKey)\u{0}\(contextValue)"]
     }
 

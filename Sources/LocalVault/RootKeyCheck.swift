@@ -55,7 +55,8 @@ enum RootKeyCheck {
         }
         // A store written before the check existed: its KEKs tell whether the key is its own.
         if let kek = state.sampleKEK {
-            let associatedData = KEKRing.associatedData(id: kek.id, name: kek.name)
+            // Such a store predates KEK versions: its rows are all version 1.
+            let associatedData = KEKRing.associatedData(id: kek.id, name: kek.name, version: 1)
             guard (try? rootKey.unwrap(kek.wrapped[...], associatedData: associatedData)) != nil else { throw mismatch }
         }
         let candidate = try rootKey.wrap(try DataKey.generate(), associatedData: associatedData)

@@ -212,8 +212,9 @@ struct RootKeyRewrap {
         var counts = Counts()
         let keks = try Row.fetchAll(
             db,
-            sql: "SELECT id, environment_id, context_key, context_value, wrapped_key FROM keks"
+            sql: "SELECT id, environment_id, context_key, context_value, version, wrapped_key FROM keks"
         )
+        // Every row: each version of each pair, retired ones included (they stay in the store).
         for row in keks {
             let id: String = row["id"]
             let name = KEKRing.Name(
@@ -223,7 +224,7 @@ struct RootKeyRewrap {
             )
             let wrapped = try rewrapKEK(
                 Array(row["wrapped_key"] as Data),
-                associatedData: KEKRing.associatedData(id: id, name: name)
+                associatedData: KEKRing.associatedData(id: id, name: name, version: row["version"])
             )
             try db.execute(
                 sql: "UPDATE keks SET wrapped_key = ? WHERE id = ?",

@@ -170,6 +170,31 @@ final class VaultStore: Sendable {
                     """
             )
         }
+        migrator.registerMigration("v7: KEK versions") { db in
+            // Each pair's KEK gets versions 1...n (existing rows are version 1) and may be retired
+            // (`retired_at`: it no longer unwraps). SQLite cannot drop the old table-level unique
+            // (pair) constraint, so the table is rebuilt.
+            try db.execute(
+                sql: """
+                    CREATE TABLE keks_versioned (
+                        id TEXT PRIMARY KEY,
+                        environment_id TEXT NOT NULL,
+                        context_key TEXT NOT NULL,
+                        context_value TEXT NOT NULL,
+                        version INTEGER NOT NULL DEFAULT 1,
+                        wrapped_key BLOB NOT NULL,
+                        created_at INTEGER NOT NULL,
+                        retired_at INTEGER,
+                        UNIQUE (environment_id, context_key, context_value, version)
+                    );
+                    INSERT INTO keks_versioned (id, environment_id, context_key, context_value, version, wrapped_key,
+                                                created_at)
+                    SELECT id, environment_id, context_key, context_value, 1, wrapped_key, created_at FROM keks;
+                    DROP TABLE keks;
+                    ALTER TABLE keks_versioned RENAME TO keks;
+                    """
+            )
+        }
         return migrator
     }
 

@@ -26,6 +26,8 @@ public struct VaultServerConfiguration: Sendable {
     public var purgeDelay: Duration
     /// Read and idle timeouts, and the connection cap.
     public var connectionLimits: ConnectionLimits
+    /// When set, every KEK whose newest version is older is rotated (checked hourly); nil: never.
+    public var kekMaxAge: Duration?
 
     public init(
         host: String = "127.0.0.1",
@@ -36,8 +38,10 @@ public struct VaultServerConfiguration: Sendable {
         rateLimit: RateLimit = .workOSDefault,
         maxBodySize: Int = 1 << 20,
         purgeDelay: Duration = LocalVaultConfiguration.defaultPurgeDelay,
-        connectionLimits: ConnectionLimits = .default
+        connectionLimits: ConnectionLimits = .default,
+        kekMaxAge: Duration? = nil
     ) {
+        self.kekMaxAge = kekMaxAge
         self.host = host
         self.port = port
         self.dataDirectory = dataDirectory
@@ -114,6 +118,9 @@ public enum VaultServer {
             logger: logger
         )
         application.addServices(PurgeService(vault: vault, logger: logger))
+        if let maxAge = configuration.kekMaxAge {
+            application.addServices(KEKRotationService(vault: vault, maxAge: maxAge, logger: logger))
+        }
         return application
     }
 

@@ -5,8 +5,8 @@ import LocalVault
 /// `vault admin`: operations on the embedded store itself, run while no `vault serve` uses it.
 struct Admin: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Operate on the local store: root-key rotation.",
-        subcommands: [RotateRootKey.self]
+        abstract: "Operate on the local store: root-key and KEK rotation, rewrap, retirement.",
+        subcommands: [RotateRootKey.self, RotateKEK.self, Rewrap.self, RetireKEKVersions.self]
     )
 }
 

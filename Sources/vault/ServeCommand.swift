@@ -101,6 +101,12 @@ struct Serve: AsyncParsableCommand {
     )
     var maxConnections: Int?
 
+    @Option(
+        name: .customLong("kek-max-age"),
+        help: "Days after which a key-encrypting key gets a new version, checked hourly (default: never)."
+    )
+    var kekMaxAge: Int?
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: Logger.Level = .info
 
@@ -115,6 +121,9 @@ struct Serve: AsyncParsableCommand {
         }
         guard (1...3_600).contains(idleTimeout) else {
             throw ValidationError("--idle-timeout must be 1 to 3600 seconds")
+        }
+        if let kekMaxAge, !(1...36_500).contains(kekMaxAge) {
+            throw ValidationError("--kek-max-age must be 1 to 36500 days")
         }
         if let maxConnections, maxConnections < 1 {
             throw ValidationError("--max-connections must be at least 1")
@@ -150,7 +159,8 @@ struct Serve: AsyncParsableCommand {
                 readTimeout: .seconds(readTimeout),
                 idleTimeout: .seconds(idleTimeout),
                 maxConnections: maxConnections
-            )
+            ),
+            kekMaxAge: kekMaxAge.map { .seconds($0 * 86_400) }
         )
         logger.info(
             "starting",

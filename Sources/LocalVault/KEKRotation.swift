@@ -1,0 +1,334 @@
+import EnvelopeCrypto
+import Foundation
+import GRDB
+import VaultAPI
+
+/// One KEK version created by ``LocalVault/rotateKEKs(context:environmentID:)``. Names and
+/// numbers only, never a key.
+public struct KEKRotation: Sendable, Hashable {
+    public let contextKey: String
+    public let contextValue: String
+    /// The new newest version of the pair (1 if the pair had no KEK yet).
+    public let version: Int
+}
+
+/// What ``LocalVault/rewrapStoredObjects(batchSize:progress:)`` did (so far, in a progress report).
+public struct RewrapProgress: Sendable, Hashable {
+    /// Object versions read.
+    public var scanned = 0
+    /// Object versions whose `encrypted_keys` were re-wrapped to the newest KEK versions.
+    public var rewrapped = 0
+    /// Object versions already under the newest versions (or under customer keys only).
+    public var skipped = 0
+}
+
+/// The answer of ``LocalVault/retireKEKVersions(contextKey:contextValue:below:environmentID:)``.
+public enum KEKRetirement: Sendable, Hashable {
+    /// The versions below the bound were retired (`count` of them, 0 if they were already).
+    case retired(count: Int)
+    /// Refused: `objectVersions` stored object versions still have a data key wrapped under one
+    /// of them (run `vault admin rewrap` first). Nothing changed.
+    case inUse(objectVersions: Int)
+}
+
+extension LocalVault {
+    /// Opens the vault holding the store's lock exclusively: refused while any other vault (in
+    /// this process or another, such as a running `vault serve`) has the store open, and no other
+    /// can open it until this one is released. The `vault admin` KEK commands use it, because an
+    /// open vault caches its KEKs: it would keep wrapping under a pair's previous newest version
+    /// after a rotation, and keep unwrapping with a version retired elsewhere.
+    /// - Throws: ``LocalVaultError`` as ``init(configuration:)``, or when the store is in use.
+    public static func openExclusively(configuration: LocalVaultConfiguration) throws -> LocalVault {
+        try LocalVault(configuration: configuration, exclusive: true)
+    }
+
+    /// Adds a new KEK version for every pair of `context` in `environmentID`: new data keys are
+    /// wrapped under it at once in this vault; data keys wrapped under older versions still open.
+    /// Nothing is re-encrypted. Customer-key (BYOK) pairs are skipped: their provider rotates them.
+    ///
+    /// Other vaults open on the store keep their cached newest version until they restart.
+    /// - Throws: ``LocalVaultError`` (422 for an invalid context).
+    public func rotateKEKs(context: KeyContext, environmentID: String) async throws -> [KEKRotation] {
+        do {
+            try context.validate()
+        } catch {
+            throw LocalVaultError.invalidKeyContext(error)
+        }
+        var rotations: [KEKRotation] = []
+        for (contextKey, contextValue) in context.sortedPairs where !isCustomerPair(contextKey, contextValue) {
+            let name = KEKRing.Name(environmentID: environmentID, contextKey: contextKey, contextValue: contextValue)
+            let kek = try await keks.rotate(name)
+            rotations.append(KEKRotation(contextKey: contextKey, contextValue: contextValue, version: kek.version))
+        }
+        return rotations
+    }
+
+    /// Rotates every pair (of every environment) whose newest KEK version was created before
+    /// `now - maxAge`: the engine side of a `--kek-max-age` policy. Pairs configured with a
+    /// customer key are skipped. Run it from one process per store: another open vault keeps its
+    /// cached newest version until it restarts.
+    /// - Returns: the versions created, with their environment.
+    public func rotateKEKs(
+        olderThan maxAge: Duration,
+        now: Date = Date()
+    ) async throws -> [(
+        environmentID: String, rotation: KEKRotation
+    )] {
+        let cutoff = now.storedMilliseconds - maxAge.storedMilliseconds
+        let arguments = try StatementArguments.checked([cutoff])
+        let due = try await store.pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT environment_id, context_key, context_value FROM keks
+                    GROUP BY environment_id, context_key, context_value
+                    HAVING MAX(created_at) < ?
+                    """,
+                arguments: arguments
+            ).map {
+                KEKRing.Name(
+                    environmentID: $0["environment_id"],
+                    contextKey: $0["context_key"],
+                    contextValue: $0["context_value"]
+                )
+            }
+        }
+        var rotations: [(environmentID: String, rotation: KEKRotation)] = []
+        for name in due where !isCustomerPair(name.contextKey, name.contextValue) {
+            let kek = try await keks.rotate(name)
+            rotations.append(
+                (
+                    name.environmentID,
+                    KEKRotation(contextKey: name.contextKey, contextValue: name.contextValue, version: kek.version)
+                )
+            )
+        }
+        return rotations
+    }
+
+    /// The newest KEK version of a pair, nil if it has none.
+    public func newestKEKVersion(contextKey: String, contextValue: String, environmentID: String) async throws -> Int? {
+        let arguments = try StatementArguments.checked([environmentID, contextKey, contextValue])
+        return try await store.pool.read { db in
+            try Int.fetchOne(
+                db,
+                sql: """
+                    SELECT MAX(version) FROM keks WHERE environment_id = ? AND context_key = ? AND context_value = ?
+                    """,
+                arguments: arguments
+            )
+        }
+    }
+
+    /// Re-wraps the data keys of stored object versions to the newest KEK versions of their
+    /// contexts, without touching their ciphertext: only the `encrypted_keys` part of each sealed
+    /// value is replaced (the value's associated data binds the object id, not the keys). The
+    /// etag, computed over the sealed bytes when the version was written, is kept: the value and
+    /// its ciphertext did not change.
+    ///
+    /// Batched (`batchSize` versions per transaction) and resumable: versions already under the
+    /// newest versions are skipped, so a run stopped half-way is finished by running it again.
+    /// Deleted objects not yet purged are included. `progress` is called after each batch.
+    public func rewrapStoredObjects(
+        batchSize: Int = 500,
+        progress: (RewrapProgress) -> Void = { _ in }
+    ) async throws -> RewrapProgress {
+        var totals = RewrapProgress()
+        var after: Int64 = 0
+        let limit = max(batchSize, 1)
+        while true {
+            let arguments = try StatementArguments.checked([after, limit])
+            let rows = try await store.pool.read { db in
+                try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT v.rowid AS position, v.id, v.object_id, v.sealed_value, o.environment_id, o.key_context
+                        FROM object_versions v JOIN objects o ON o.id = v.object_id
+                        WHERE v.rowid > ? ORDER BY v.rowid LIMIT ?
+                        """,
+                    arguments: arguments
+                ).map(StoredVersion.init(row:))
+            }
+            guard let last = rows.last else { break }
+            after = last.position
+            var updates: [(id: String, old: [UInt8], new: [UInt8])] = []
+            for row in rows {
+                totals.scanned += 1
+                if let rewrapped = try await rewrapped(row) {
+                    updates.append((row.id, row.sealedValue, rewrapped))
+                } else {
+                    totals.skipped += 1
+                }
+            }
+            let batch = updates
+            let changed = try await store.pool.write { db in
+                var changed = 0
+                for update in batch {
+                    // Compared with the bytes read: a version written meanwhile is left for the next run.
+                    try db.execute(
+                        sql: "UPDATE object_versions SET sealed_value = ? WHERE id = ? AND sealed_value = ?",
+                        arguments: try StatementArguments.checked([Data(update.new), update.id, Data(update.old)])
+                    )
+                    changed += db.changesCount
+                }
+                return changed
+            }
+            totals.rewrapped += changed
+            totals.skipped += batch.count - changed
+            progress(totals)
+        }
+        return totals
+    }
+
+    /// Refuses while a stored object version still uses a version of the pair below `version`;
+    /// otherwise retires those versions: they no longer unwrap (a blob under one of them gets the
+    /// same 400 as a foreign blob) and are never used again. `encrypted_keys` held by clients
+    /// cannot be counted: they stop opening too. The newest version cannot be retired.
+    /// - Throws: ``LocalVaultError`` (422 when `version` is above the pair's newest version).
+    public func retireKEKVersions(
+        contextKey: String,
+        contextValue: String,
+        below version: Int,
+        environmentID: String
+    ) async throws -> KEKRetirement {
+        let newest =
+            try await newestKEKVersion(contextKey: contextKey, contextValue: contextValue, environmentID: environmentID)
+            ?? 0
+        guard version <= newest else {
+            throw LocalVaultError(
+                .unprocessable,
+                "the bound is above the pair's newest key-encrypting key version, which cannot be retired"
+            )
+        }
+        let select = try StatementArguments.checked([environmentID, contextKey, contextValue, version])
+        let ids = try await store.pool.read { db in
+            try String.fetchSet(
+                db,
+                sql: """
+                    SELECT id FROM keks WHERE environment_id = ? AND context_key = ? AND context_value = ?
+                    AND version < ? AND retired_at IS NULL
+                    """,
+                arguments: select
+            )
+        }
+        guard !ids.isEmpty else { return .retired(count: 0) }
+        let inUse = try await countObjectVersions(usingAnyOf: ids)
+        guard inUse == 0 else { return .inUse(objectVersions: inUse) }
+        let update = try StatementArguments.checked([
+            Date().storedMilliseconds, environmentID, contextKey, contextValue, version,
+        ])
+        let count = try await store.pool.write { db in
+            try db.execute(
+                sql: """
+                    UPDATE keks SET retired_at = ? WHERE environment_id = ? AND context_key = ? AND context_value = ?
+                    AND version < ? AND retired_at IS NULL
+                    """,
+                arguments: update
+            )
+            return db.changesCount
+        }
+        keks.forget(ids: ids)
+        return .retired(count: count)
+    }
+
+    /// The stored object versions whose `encrypted_keys` hold an entry under one of `kekIDs`.
+    func countObjectVersions(usingAnyOf kekIDs: Set<String>) async throws -> Int {
+        var count = 0
+        var after: Int64 = 0
+        while true {
+            let arguments = try StatementArguments.checked([after, 500])
+            let rows = try await store.pool.read { db in
+                try Row.fetchAll(
+                    db,
+                    sql:
+                        "SELECT rowid AS position, sealed_value FROM object_versions WHERE rowid > ? ORDER BY rowid LIMIT ?",
+                    arguments: arguments
+                ).map { (position: $0["position"] as Int64, sealed: Array($0["sealed_value"] as Data)) }
+            }
+            guard let last = rows.last else { return count }
+            after = last.position
+            for row in rows {
+                guard let blob = try? EnvelopeBlob(parsing: row.sealed, layout: .a),
+                    let keys = KeysBlob(parsing: blob.encryptedKeys)
+                else { continue }
+                if keys.entries.contains(where: { $0.kind == .vault && kekIDs.contains($0.kekID) }) { count += 1 }
+            }
+        }
+    }
+
+    private struct StoredVersion {
+        let position: Int64
+        let id: String
+        let objectID: String
+        let sealedValue: [UInt8]
+        let environmentID: String
+        let keyContext: String
+
+        init(row: Row) {
+            position = row["position"]
+            id = row["id"]
+            objectID = row["object_id"]
+            sealedValue = Array(row["sealed_value"] as Data)
+            environmentID = row["environment_id"]
+            keyContext = row["key_context"]
+        }
+    }
+
+    /// The sealed value with its `encrypted_keys` under the newest KEK versions, or nil when it
+    /// already is (or holds no Vault-managed entry, or does not parse: left as it is).
+    private func rewrapped(_ row: StoredVersion) async throws -> [UInt8]? {
+        guard let blob = try? EnvelopeBlob(parsing: row.sealedValue, layout: .a),
+            let keys = KeysBlob(parsing: blob.encryptedKeys),
+            let context = try? JSONDecoder().decode(KeyContext.self, from: Data(row.keyContext.utf8))
+        else { return nil }
+        var newest: Set<String> = []
+        for (contextKey, contextValue) in context.sortedPairs where !isCustomerPair(contextKey, contextValue) {
+            let name = KEKRing.Name(
+                environmentID: row.environmentID,
+                contextKey: contextKey,
+                contextValue: contextValue
+            )
+            newest.insert(try await keks.kek(for: name).id)
+        }
+        let current = Set(keys.entries.filter { $0.kind == .vault }.map(\.kekID))
+        guard !newest.isEmpty, current != newest else { return nil }
+        let key = try await decryptDataKey(
+            encryptedKeys: blob.encryptedKeys,
+            environmentID: row.environmentID,
+            origin: .storedObject
+        ).key
+        let issued = try await wrap(key, id: keys.dataKeyID, context: context, environmentID: row.environmentID)
+        guard
+            let spliced = Self.replacingEncryptedKeys(
+                of: row.sealedValue,
+                old: blob.encryptedKeys,
+                with: issued.encryptedKeys
+            ),
+            let check = try? EnvelopeBlob(parsing: spliced, layout: .a),
+            (try? check.open(with: key, associatedData: Self.associatedData(objectID: row.objectID))) != nil
+        else { return nil }
+        return spliced
+    }
+
+    /// Layout A is IV (12) | tag (16) | LEB128(keys length) | keys | ciphertext: the keys part is
+    /// replaced, every other byte kept. Nil unless the blob is in exactly that form.
+    static func replacingEncryptedKeys(of sealed: [UInt8], old: [UInt8], with new: [UInt8]) -> [UInt8]? {
+        let header = 12 + 16
+        var oldLength: [UInt8] = []
+        LEB128.append(UInt32(old.count), to: &oldLength)
+        let keysStart = header + oldLength.count
+        let ciphertextStart = keysStart + old.count
+        guard sealed.count >= ciphertextStart, sealed[header..<keysStart].elementsEqual(oldLength),
+            sealed[keysStart..<ciphertextStart].elementsEqual(old)
+        else { return nil }
+        var result = Array(sealed[..<header])
+        LEB128.append(UInt32(new.count), to: &result)
+        result.append(contentsOf: new)
+        result.append(contentsOf: sealed[ciphertextStart...])
+        return result
+    }
+
+    private func isCustomerPair(_ contextKey: String, _ contextValue: String) -> Bool {
+        customerKey(contextKey: contextKey, contextValue: contextValue) != nil
+    }
+}
