@@ -258,22 +258,13 @@ extension LocalVault {
         case .number(let number):
             (versionCondition, versionValue) = ("v.number = ?", number)
         }
-        let contextJSON = try Self.storedForm(of: context)
-        var sql = """
-            \(ObjectRow.versionSelection)
-            WHERE o.id = ? AND o.environment_id = ? AND o.deleted_at IS NULL AND \(versionCondition)
-            """
-        var values: [(any DatabaseValueConvertible)?] = [id, environmentID, versionValue]
-        if let contextJSON {
-            sql += " AND o.key_context = ?"
-            values.append(contextJSON)
-        }
-        let arguments = try StatementArguments.checked(values)
-        let query = sql
-        let row = try await store.pool.read { db in
-            try Row.fetchOne(db, sql: query, arguments: arguments).map(ObjectRow.init(row:))
-        }
-        guard let row else { throw LocalVaultError.objectNotFound }
+        let row = try await fetchLiveRow(
+            ObjectRow.versionSelection,
+            where: "o.id = ? AND \(versionCondition)",
+            [id, versionValue],
+            environmentID: environmentID,
+            context: context
+        )
         return try await decrypt(row)
     }
 
@@ -595,10 +586,27 @@ extension LocalVault {
         -> ObjectRow
     {
         guard !ControlCharacters.occur(in: value) else { throw LocalVaultError.objectNotFound }
-        let contextJSON = try Self.storedForm(of: context)
-        var sql = "\(ObjectRow.selection) WHERE \(condition) AND o.environment_id = ? AND o.deleted_at IS NULL"
-        var values: [(any DatabaseValueConvertible)?] = [value, environmentID]
-        if let contextJSON {
+        return try await fetchLiveRow(
+            ObjectRow.selection,
+            where: condition,
+            [value],
+            environmentID: environmentID,
+            context: context
+        )
+    }
+
+    /// One live object row of `environmentID` matching `condition`, and, with a context, only if
+    /// its stored context is exactly that one (compared in SQL, so a mismatch decrypts nothing).
+    private func fetchLiveRow(
+        _ selection: String,
+        where condition: String,
+        _ values: [(any DatabaseValueConvertible)?],
+        environmentID: String,
+        context: KeyContext?
+    ) async throws -> ObjectRow {
+        var sql = "\(selection) WHERE \(condition) AND o.environment_id = ? AND o.deleted_at IS NULL"
+        var values = values + [environmentID]
+        if let contextJSON = try Self.storedForm(of: context) {
             sql += " AND o.key_context = ?"
             values.append(contextJSON)
         }
