@@ -177,12 +177,15 @@ enum RootKeyRotation {
 }
 
 /// The rows of a store sealed under the root key, moved from the old key to the new one. Only
-/// wrapped keys change: what they wrap (KEKs, response keys) is the same.
-struct RootKeyRewrap {
-    struct Counts {
-        var keks = 0
-        var resealedResponses = 0
-        var droppedResponses = 0
+/// wrapped keys change: what they wrap (KEKs, response keys) is the same. Each storage backend
+/// applies it to its rows in one transaction (``VaultStorage/rotateRootKey(_:newKeyLocation:beforeCommit:)``).
+package struct RootKeyRewrap: Sendable {
+    package struct Counts: Sendable {
+        package var keks = 0
+        package var resealedResponses = 0
+        package var droppedResponses = 0
+
+        package init() {}
     }
 
     let oldKey: DataKey
@@ -194,74 +197,34 @@ struct RootKeyRewrap {
             + "rotation refused, nothing changed"
     )
 
-    /// Re-wraps one KEK; the associated data (its id and name) is unchanged.
-    func rewrapKEK(_ wrapped: [UInt8], associatedData: [UInt8]) throws -> [UInt8] {
-        guard let kek = try? oldKey.unwrap(wrapped[...], associatedData: associatedData) else { throw Self.doesNotOpen }
-        return try newKey.wrap(kek, associatedData: associatedData)
+    /// One KEK (any version, retired ones included) re-wrapped; its associated data (id, pair,
+    /// version) is unchanged.
+    package func rewrap(_ kek: StoredKEK) throws -> [UInt8] {
+        let associatedData = KEKRing.associatedData(id: kek.id, name: kek.name, version: kek.version)
+        guard let key = try? oldKey.unwrap(kek.wrappedKey[...], associatedData: associatedData) else {
+            throw Self.doesNotOpen
+        }
+        return try newKey.wrap(key, associatedData: associatedData)
     }
 
-    /// Re-seals one stored response, or nil when it does not open (it would never replay).
-    func resealResponse(_ sealed: [UInt8], associatedData: [UInt8]) throws -> [UInt8]? {
-        guard let body = try? LocalVault.openDurableResponse(sealed, under: oldKey, associatedData: associatedData)
+    /// One stored response re-sealed, or nil when it does not open (it would never replay: drop it).
+    package func reseal(scope: String, key: String, sealedBody: [UInt8]) throws -> [UInt8]? {
+        let associatedData = LocalVault.responseAssociatedData(scope: scope, key: key)
+        guard let body = try? LocalVault.openDurableResponse(sealedBody, under: oldKey, associatedData: associatedData)
         else { return nil }
         return try LocalVault.sealDurableResponse(body, under: newKey, associatedData: associatedData)
     }
 
-    /// The SQLite form: every KEK, every stored response, the check value and the new key's path.
-    func apply(to db: Database, newKeyLocation: String) throws -> Counts {
-        var counts = Counts()
-        let keks = try Row.fetchAll(
-            db,
-            sql: "SELECT id, environment_id, context_key, context_value, version, wrapped_key FROM keks"
-        )
-        // Every row: each version of each pair, retired ones included (they stay in the store).
-        for row in keks {
-            let id: String = row["id"]
-            let name = KEKRing.Name(
-                environmentID: row["environment_id"],
-                contextKey: row["context_key"],
-                contextValue: row["context_value"]
-            )
-            let wrapped = try rewrapKEK(
-                Array(row["wrapped_key"] as Data),
-                associatedData: KEKRing.associatedData(id: id, name: name, version: row["version"])
-            )
-            try db.execute(
-                sql: "UPDATE keks SET wrapped_key = ? WHERE id = ?",
-                arguments: try StatementArguments.checked([Data(wrapped), id])
-            )
-            counts.keks += 1
-        }
-        let responses = try Row.fetchAll(
-            db,
-            sql: "SELECT scope, key, body FROM idempotency_keys WHERE body IS NOT NULL"
-        )
-        for row in responses {
-            let scope: String = row["scope"]
-            let key: String = row["key"]
-            let associatedData = LocalVault.responseAssociatedData(scope: scope, key: key)
-            let arguments = try StatementArguments.checked([scope, key])
-            if let resealed = try resealResponse(Array(row["body"] as Data), associatedData: associatedData) {
-                try db.execute(
-                    sql: "UPDATE idempotency_keys SET body = ? WHERE scope = ? AND key = ?",
-                    arguments: try StatementArguments.checked([Data(resealed), scope, key])
-                )
-                counts.resealedResponses += 1
-            } else {
-                try db.execute(sql: "DELETE FROM idempotency_keys WHERE scope = ? AND key = ?", arguments: arguments)
-                counts.droppedResponses += 1
-            }
-        }
-        try db.execute(
-            sql: "INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-            arguments: [RootKeyCheck.metaName, Data(try RootKeyCheck.checkValue(for: newKey))]
-        )
-        try db.execute(
-            sql: "INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-            arguments: [RootKeyRotation.locationMetaName, Data(newKeyLocation.utf8)]
-        )
-        return counts
-    }
+    /// The check value to record for the new key.
+    package func newCheckValue() throws -> [UInt8] { try RootKeyCheck.checkValue(for: newKey) }
+}
+
+/// The names of the store's `meta` rows.
+package enum MetaName {
+    /// The root-key check value (see RootKeyCheck).
+    package static let rootKeyCheck = "root_key_check"
+    /// Where the last root-key rotation wrote the new key (a path).
+    package static let rotatedKeyLocation = "root_key_rotated_to"
 }
 
 extension RootKeySource {
