@@ -1,6 +1,5 @@
 import EnvelopeCrypto
 import Foundation
-import GRDB
 import VaultAPI
 
 /// One KEK version created by ``LocalVault/rotateKEKs(context:environmentID:)``. Names and
@@ -56,7 +55,7 @@ extension LocalVault {
         }
         var rotations: [KEKRotation] = []
         for (contextKey, contextValue) in context.sortedPairs where !isCustomerPair(contextKey, contextValue) {
-            let name = KEKRing.Name(environmentID: environmentID, contextKey: contextKey, contextValue: contextValue)
+            let name = KEKName(environmentID: environmentID, contextKey: contextKey, contextValue: contextValue)
             let kek = try await keks.rotate(name)
             rotations.append(KEKRotation(contextKey: contextKey, contextValue: contextValue, version: kek.version))
         }
@@ -75,24 +74,7 @@ extension LocalVault {
         environmentID: String, rotation: KEKRotation
     )] {
         let cutoff = now.storedMilliseconds - maxAge.storedMilliseconds
-        let arguments = try StatementArguments.checked([cutoff])
-        let due = try await store.pool.read { db in
-            try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT environment_id, context_key, context_value FROM keks
-                    GROUP BY environment_id, context_key, context_value
-                    HAVING MAX(created_at) < ?
-                    """,
-                arguments: arguments
-            ).map {
-                KEKRing.Name(
-                    environmentID: $0["environment_id"],
-                    contextKey: $0["context_key"],
-                    contextValue: $0["context_value"]
-                )
-            }
-        }
+        let due = try await storage.pairsWithNewestKEK(createdBefore: cutoff)
         var rotations: [(environmentID: String, rotation: KEKRotation)] = []
         for name in due where !isCustomerPair(name.contextKey, name.contextValue) {
             let kek = try await keks.rotate(name)
@@ -108,16 +90,9 @@ extension LocalVault {
 
     /// The newest KEK version of a pair, nil if it has none.
     public func newestKEKVersion(contextKey: String, contextValue: String, environmentID: String) async throws -> Int? {
-        let arguments = try StatementArguments.checked([environmentID, contextKey, contextValue])
-        return try await store.pool.read { db in
-            try Int.fetchOne(
-                db,
-                sql: """
-                    SELECT MAX(version) FROM keks WHERE environment_id = ? AND context_key = ? AND context_value = ?
-                    """,
-                arguments: arguments
-            )
-        }
+        try await storage.newestKEKVersion(
+            of: KEKName(environmentID: environmentID, contextKey: contextKey, contextValue: contextValue)
+        )
     }
 
     /// Re-wraps the data keys of stored object versions to the newest KEK versions of their
@@ -134,47 +109,26 @@ extension LocalVault {
         progress: (RewrapProgress) -> Void = { _ in }
     ) async throws -> RewrapProgress {
         var totals = RewrapProgress()
-        var after: Int64 = 0
-        let limit = max(batchSize, 1)
+        var after: String?
         while true {
-            let arguments = try StatementArguments.checked([after, limit])
-            let rows = try await store.pool.read { db in
-                try Row.fetchAll(
-                    db,
-                    sql: """
-                        SELECT v.rowid AS position, v.id, v.object_id, v.sealed_value, o.environment_id, o.key_context
-                        FROM object_versions v JOIN objects o ON o.id = v.object_id
-                        WHERE v.rowid > ? ORDER BY v.rowid LIMIT ?
-                        """,
-                    arguments: arguments
-                ).map(StoredVersion.init(row:))
-            }
-            guard let last = rows.last else { break }
-            after = last.position
-            var updates: [(id: String, old: [UInt8], new: [UInt8])] = []
-            for row in rows {
+            let versions = try await storage.objectVersions(after: after, limit: max(batchSize, 1))
+            guard let last = versions.last else { break }
+            after = last.id
+            var replacements: [SealedValueReplacement] = []
+            for version in versions {
                 totals.scanned += 1
-                if let rewrapped = try await rewrapped(row) {
-                    updates.append((row.id, row.sealedValue, rewrapped))
+                if let rewrapped = try await rewrapped(version) {
+                    replacements.append(
+                        SealedValueReplacement(versionID: version.id, old: version.sealedValue, new: rewrapped)
+                    )
                 } else {
                     totals.skipped += 1
                 }
             }
-            let batch = updates
-            let changed = try await store.pool.write { db in
-                var changed = 0
-                for update in batch {
-                    // Compared with the bytes read: a version written meanwhile is left for the next run.
-                    try db.execute(
-                        sql: "UPDATE object_versions SET sealed_value = ? WHERE id = ? AND sealed_value = ?",
-                        arguments: try StatementArguments.checked([Data(update.new), update.id, Data(update.old)])
-                    )
-                    changed += db.changesCount
-                }
-                return changed
-            }
+            // Each compared with the bytes read: a version written meanwhile is left for the next run.
+            let changed = try await storage.replaceSealedValues(replacements)
             totals.rewrapped += changed
-            totals.skipped += batch.count - changed
+            totals.skipped += replacements.count - changed
             progress(totals)
         }
         return totals
@@ -200,33 +154,12 @@ extension LocalVault {
                 "the bound is above the pair's newest key-encrypting key version, which cannot be retired"
             )
         }
-        let select = try StatementArguments.checked([environmentID, contextKey, contextValue, version])
-        let ids = try await store.pool.read { db in
-            try String.fetchSet(
-                db,
-                sql: """
-                    SELECT id FROM keks WHERE environment_id = ? AND context_key = ? AND context_value = ?
-                    AND version < ? AND retired_at IS NULL
-                    """,
-                arguments: select
-            )
-        }
+        let name = KEKName(environmentID: environmentID, contextKey: contextKey, contextValue: contextValue)
+        let ids = try await storage.activeKEKIDs(of: name, below: version)
         guard !ids.isEmpty else { return .retired(count: 0) }
         let inUse = try await countObjectVersions(usingAnyOf: ids)
         guard inUse == 0 else { return .inUse(objectVersions: inUse) }
-        let update = try StatementArguments.checked([
-            Date().storedMilliseconds, environmentID, contextKey, contextValue, version,
-        ])
-        let count = try await store.pool.write { db in
-            try db.execute(
-                sql: """
-                    UPDATE keks SET retired_at = ? WHERE environment_id = ? AND context_key = ? AND context_value = ?
-                    AND version < ? AND retired_at IS NULL
-                    """,
-                arguments: update
-            )
-            return db.changesCount
-        }
+        let count = try await storage.retireKEKs(of: name, below: version, at: Date().storedMilliseconds)
         keks.forget(ids: ids)
         return .retired(count: count)
     }
@@ -234,21 +167,13 @@ extension LocalVault {
     /// The stored object versions whose `encrypted_keys` hold an entry under one of `kekIDs`.
     func countObjectVersions(usingAnyOf kekIDs: Set<String>) async throws -> Int {
         var count = 0
-        var after: Int64 = 0
+        var after: String?
         while true {
-            let arguments = try StatementArguments.checked([after, 500])
-            let rows = try await store.pool.read { db in
-                try Row.fetchAll(
-                    db,
-                    sql:
-                        "SELECT rowid AS position, sealed_value FROM object_versions WHERE rowid > ? ORDER BY rowid LIMIT ?",
-                    arguments: arguments
-                ).map { (position: $0["position"] as Int64, sealed: Array($0["sealed_value"] as Data)) }
-            }
-            guard let last = rows.last else { return count }
-            after = last.position
-            for row in rows {
-                guard let blob = try? EnvelopeBlob(parsing: row.sealed, layout: .a),
+            let versions = try await storage.objectVersions(after: after, limit: 500)
+            guard let last = versions.last else { return count }
+            after = last.id
+            for version in versions {
+                guard let blob = try? EnvelopeBlob(parsing: version.sealedValue, layout: .a),
                     let keys = KeysBlob(parsing: blob.encryptedKeys)
                 else { continue }
                 if keys.entries.contains(where: { $0.kind == .vault && kekIDs.contains($0.kekID) }) { count += 1 }
@@ -256,34 +181,16 @@ extension LocalVault {
         }
     }
 
-    private struct StoredVersion {
-        let position: Int64
-        let id: String
-        let objectID: String
-        let sealedValue: [UInt8]
-        let environmentID: String
-        let keyContext: String
-
-        init(row: Row) {
-            position = row["position"]
-            id = row["id"]
-            objectID = row["object_id"]
-            sealedValue = Array(row["sealed_value"] as Data)
-            environmentID = row["environment_id"]
-            keyContext = row["key_context"]
-        }
-    }
-
     /// The sealed value with its `encrypted_keys` under the newest KEK versions, or nil when it
     /// already is (or holds no Vault-managed entry, or does not parse: left as it is).
-    private func rewrapped(_ row: StoredVersion) async throws -> [UInt8]? {
+    private func rewrapped(_ row: StoredVersionValue) async throws -> [UInt8]? {
         guard let blob = try? EnvelopeBlob(parsing: row.sealedValue, layout: .a),
             let keys = KeysBlob(parsing: blob.encryptedKeys),
-            let context = try? JSONDecoder().decode(KeyContext.self, from: Data(row.keyContext.utf8))
+            let context = try? JSONDecoder().decode(KeyContext.self, from: Data(row.contextJSON.utf8))
         else { return nil }
         var newest: Set<String> = []
         for (contextKey, contextValue) in context.sortedPairs where !isCustomerPair(contextKey, contextValue) {
-            let name = KEKRing.Name(
+            let name = KEKName(
                 environmentID: row.environmentID,
                 contextKey: contextKey,
                 contextValue: contextValue

@@ -1,13 +1,13 @@
 import EnvelopeCrypto
 import Foundation
-import GRDB
 import VaultAPI
 
 /// `Idempotency-Key` bookkeeping for the REST server: the first response to a POST is stored
 /// (sealed under the root key, since a data-key response holds a data key) and replayed to
-/// retries with the same key and body for 24 hours. Records of requests that change the store are
-/// durable (SQLite, so a retry after a crash still creates nothing new); those of requests that
-/// store nothing (`durable: false`, the key endpoints) are kept in memory.
+/// retries with the same key and body for 24 hours (the purge deletes older records). Records of
+/// requests that change the store are durable (in the store, so a retry after a crash still
+/// creates nothing new); those of requests that store nothing (`durable: false`, the key
+/// endpoints) are kept in memory.
 extension LocalVault {
     /// How long a stored response is replayed.
     public static let idempotencyWindow: TimeInterval = 24 * 60 * 60
@@ -59,45 +59,19 @@ extension LocalVault {
                 durable: false
             )
         }
-        let expire = try StatementArguments.checked([now.addingTimeInterval(-Self.idempotencyWindow).storedMilliseconds]
+        let stored = try await storage.claimIdempotencyKey(
+            scope: scope,
+            key: key,
+            requestHash: requestHash,
+            now: now.storedMilliseconds,
+            leaseExpiredBefore: now.addingTimeInterval(-Self.idempotencyLease).storedMilliseconds
         )
-        let insert = try StatementArguments.checked([scope, key, requestHash, now.storedMilliseconds])
-        let takeOver = try StatementArguments.checked([
-            requestHash, now.storedMilliseconds, scope, key,
-            now.addingTimeInterval(-Self.idempotencyLease).storedMilliseconds,
-        ])
-        let select = try StatementArguments.checked([scope, key])
-        let stored = try await store.pool.write { db -> (hash: String, status: Int?, body: Data?)? in
-            try db.execute(sql: "DELETE FROM idempotency_keys WHERE created_at < ?", arguments: expire)
-            try db.execute(
-                sql: """
-                    INSERT INTO idempotency_keys (scope, key, request_hash, created_at) VALUES (?, ?, ?, ?)
-                    ON CONFLICT DO NOTHING
-                    """,
-                arguments: insert
-            )
-            if db.changesCount == 1 { return nil }
-            // Take over a claim whose request died before finishing.
-            try db.execute(
-                sql: """
-                    UPDATE idempotency_keys SET request_hash = ?, created_at = ?
-                    WHERE scope = ? AND key = ? AND status IS NULL AND created_at < ?
-                    """,
-                arguments: takeOver
-            )
-            if db.changesCount == 1 { return nil }
-            return try Row.fetchOne(
-                db,
-                sql: "SELECT request_hash, status, body FROM idempotency_keys WHERE scope = ? AND key = ?",
-                arguments: select
-            ).map { (hash: $0["request_hash"], status: $0["status"], body: $0["body"]) }
-        }
         guard let stored else { return .claimed }
         return try outcome(
-            storedHash: stored.hash,
+            storedHash: stored.requestHash,
             requestHash: requestHash,
             status: stored.status,
-            sealed: stored.body.map(Array.init),
+            sealed: stored.sealedBody,
             scope: scope,
             key: key,
             durable: true
@@ -136,13 +110,7 @@ extension LocalVault {
             volatileIdempotency.complete(Self.volatileID(scope: scope, key: key), status: status, sealedBody: sealed)
             return
         }
-        let arguments = try StatementArguments.checked([status, Data(sealed), scope, key])
-        try await store.pool.write { db in
-            try db.execute(
-                sql: "UPDATE idempotency_keys SET status = ?, body = ? WHERE scope = ? AND key = ?",
-                arguments: arguments
-            )
-        }
+        try await storage.completeIdempotencyKey(scope: scope, key: key, status: status, sealedBody: sealed)
     }
 
     /// Forgets a claim whose request produced no response worth replaying (a server error), so
@@ -152,13 +120,7 @@ extension LocalVault {
             volatileIdempotency.release(Self.volatileID(scope: scope, key: key))
             return
         }
-        let arguments = try StatementArguments.checked([scope, key])
-        try await store.pool.write { db in
-            try db.execute(
-                sql: "DELETE FROM idempotency_keys WHERE scope = ? AND key = ? AND status IS NULL",
-                arguments: arguments
-            )
-        }
+        try await storage.releaseIdempotencyKey(scope: scope, key: key)
     }
 
     static func responseAssociatedData(scope: String, key: String) -> [UInt8] {

@@ -1,6 +1,5 @@
 import EnvelopeCrypto
 import Foundation
-import GRDB
 import Logging
 import Synchronization
 import VaultAPI
@@ -117,7 +116,8 @@ public struct IssuedDataKey: Sendable, CustomStringConvertible, CustomDebugStrin
 }
 
 /// The Vault service itself, in-process: KEKs per context pair, data keys, rekey, versioned
-/// encrypted objects per environment, and BYOK, stored in SQLite. `vault serve` puts it behind the
+/// encrypted objects per environment, and BYOK, stored in SQLite (or, through
+/// ``open(storage:configuration:storeDescription:)``, in another ``VaultStorage``). `vault serve` puts it behind the
 /// WorkOS REST API; the embedded resolver calls it directly.
 public final class LocalVault: Sendable {
     /// The environment of API keys configured without one.
@@ -125,10 +125,10 @@ public final class LocalVault: Sendable {
     /// The longest object name, in characters.
     public static let maxNameLength = ObjectName.maxLength
 
-    let store: VaultStore
+    let storage: any VaultStorage
     let rootKey: DataKey
-    /// Held shared while the vault lives: a root-key rotation waits for no open vault.
-    private let storeLock: StoreLock
+    /// Held shared while a vault on a SQLite store lives: a root-key rotation waits for no open vault.
+    private let storeLock: StoreLock?
     let volatileIdempotency: VolatileIdempotency
     let keks: KEKRing
     private let customerKeys: [String: CustomerKeyMapping]
@@ -150,7 +150,7 @@ public final class LocalVault: Sendable {
     }
 
     /// Opens the vault holding the store's lock exclusively (see ``openExclusively(configuration:)``).
-    init(configuration: LocalVaultConfiguration, exclusive: Bool) throws {
+    convenience init(configuration: LocalVaultConfiguration, exclusive: Bool) throws {
         let directory = configuration.dataDirectory
         do {
             try FileManager.default.createDirectory(
@@ -161,27 +161,63 @@ public final class LocalVault: Sendable {
         } catch {
             throw LocalVaultError(.internalError, "cannot create the data folder \(directory)")
         }
-        storeLock = try StoreLock(directory: directory, exclusive: exclusive)
-        do {
-            store = try VaultStore(path: (directory as NSString).appendingPathComponent("vault.sqlite"))
-        } catch let error as LocalVaultError {
-            throw error
-        } catch {
-            let reason = LocalVaultError(storageFailure: error)?.message ?? "\(error)"
-            throw LocalVaultError(.internalError, "cannot open the store in \(directory): \(reason)")
-        }
-        let opened = try RootKeyCheck.open(store: store, rootKey: configuration.rootKey, directory: directory)
+        let storeLock = try StoreLock(directory: directory, exclusive: exclusive)
+        let storage = try SQLiteStorage.opened(in: directory)
+        let opened = try RootKeyCheck.open(storage, source: configuration.rootKey, description: directory)
+        try self.init(
+            storage: storage,
+            opened: opened,
+            storeLock: storeLock,
+            configuration: configuration,
+            storeDescription: directory
+        )
+    }
+
+    /// Opens the vault on `storage` (such as a PostgreSQL store), checking the root key of
+    /// `configuration` against it as ``init(configuration:)`` does; `configuration.dataDirectory`
+    /// is used only to find `root.key` when the root key comes from the default file.
+    /// - Parameter storeDescription: names the store in messages and logs (for example
+    ///   `postgres://host:5432/vault`); never a password.
+    /// - Throws: ``LocalVaultError`` as ``init(configuration:)``.
+    package static func open(
+        storage: any VaultStorage,
+        configuration: LocalVaultConfiguration,
+        storeDescription: String
+    ) async throws -> LocalVault {
+        let opened = try await RootKeyCheck.open(storage, source: configuration.rootKey, description: storeDescription)
+        return try LocalVault(
+            storage: storage,
+            opened: opened,
+            storeLock: nil,
+            configuration: configuration,
+            storeDescription: storeDescription
+        )
+    }
+
+    /// The vault on a store whose root key is checked.
+    private init(
+        storage: any VaultStorage,
+        opened: RootKeyCheck.Opened,
+        storeLock: StoreLock?,
+        configuration: LocalVaultConfiguration,
+        storeDescription: String
+    ) throws {
+        self.storage = storage
+        self.storeLock = storeLock
         rootKey = opened.rootKey
+        let metadata: Logger.Metadata = [
+            "data_dir": "\(storeDescription)", "root_key": "\(configuration.rootKey.logDescription)",
+        ]
         if opened.finishedRotation, let logger = configuration.logger {
             logger.notice(
                 "finished an interrupted root-key rotation: the new root key is now in place",
-                metadata: ["data_dir": "\(directory)", "root_key": "\(configuration.rootKey.logDescription)"]
+                metadata: metadata
             )
         }
         if opened.isNew || opened.createdKeyFile, let logger = configuration.logger {
             logger.notice(
                 opened.createdKeyFile ? "created a new vault store and root key" : "created a new vault store",
-                metadata: ["data_dir": "\(directory)", "root_key": "\(configuration.rootKey.logDescription)"]
+                metadata: metadata
             )
         }
         if let logger = configuration.logger {
@@ -191,7 +227,7 @@ public final class LocalVault: Sendable {
                 logger: logger
             )
         }
-        keks = KEKRing(rootKey: rootKey, store: store)
+        keks = KEKRing(rootKey: rootKey, storage: storage)
         do {
             volatileIdempotency = try VolatileIdempotency()
         } catch {
@@ -310,7 +346,7 @@ public final class LocalVault: Sendable {
                 let wrapped = try await customer.provider.wrap(key, associatedData: associatedData)
                 entries.append(KeysBlob.Entry(kind: .customer, kekID: customer.keyID, wrappedKey: wrapped))
             } else {
-                let name = KEKRing.Name(
+                let name = KEKName(
                     environmentID: environmentID,
                     contextKey: contextKey,
                     contextValue: contextValue

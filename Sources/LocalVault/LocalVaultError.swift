@@ -17,6 +17,9 @@ public struct LocalVaultError: Error, Hashable, Sendable, CustomStringConvertibl
         case insufficientPermissions
         /// Storage or crypto failure that is not the caller's fault: 500.
         case internalError
+        /// The store cannot be reached for now (busy past its timeout, a database down or
+        /// restarting): 503. Retryable: the same request may succeed later.
+        case unavailable
     }
 
     /// Which rule a 422 or 409 broke, or which failure a 500 is, where a caller acts on the difference.
@@ -52,6 +55,7 @@ public struct LocalVaultError: Error, Hashable, Sendable, CustomStringConvertibl
         case .conflict: 409
         case .insufficientPermissions: 403
         case .internalError: 500
+        case .unavailable: 503
         }
     }
 
@@ -64,6 +68,7 @@ public struct LocalVaultError: Error, Hashable, Sendable, CustomStringConvertibl
         case .conflict: "conflict"
         case .insufficientPermissions: "insufficient_permissions"
         case .internalError: "internal_error"
+        case .unavailable: "service_unavailable"
         }
     }
 

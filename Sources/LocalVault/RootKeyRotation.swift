@@ -1,6 +1,5 @@
 import EnvelopeCrypto
 import Foundation
-import GRDB
 
 /// What a root-key rotation did. Counts and paths only, never a key.
 public struct RootKeyRotationReport: Sendable, Hashable {
@@ -31,11 +30,9 @@ public struct RootKeyRotationReport: Sendable, Hashable {
 ///   records that path, and the refusal of the old key names it.
 ///
 /// The storage work is the ``RootKeyRewrap`` transform applied to every row sealed under the root
-/// key, so that another storage backend can run the same steps in its own transaction.
+/// key (``VaultStorage/rotateRootKey(_:newKeyLocation:beforeCommit:)``): the key-file steps are the
+/// same on every storage backend.
 enum RootKeyRotation {
-    /// The `meta` row naming where the last rotation wrote the new key (a path).
-    static let locationMetaName = "root_key_rotated_to"
-
     /// The suffix of the next key beside a `root.key` file while a rotation runs.
     static let nextSuffix = ".next"
 
@@ -51,71 +48,50 @@ enum RootKeyRotation {
 
     struct Interrupted: Error {}
 
+    /// Rotates the root key of the SQLite store in `configuration.dataDirectory`, holding its
+    /// lock exclusively.
     static func rotate(
         configuration: LocalVaultConfiguration,
         newKeyFile: String?,
         stoppingAfter stop: Step?
-    ) throws -> RootKeyRotationReport {
+    ) async throws -> RootKeyRotationReport {
         let directory = configuration.dataDirectory
-        let databasePath = (directory as NSString).appendingPathComponent("vault.sqlite")
+        let databasePath = (directory as NSString).appendingPathComponent(SQLiteStorage.fileName)
         guard FileManager.default.fileExists(atPath: databasePath) else {
             throw LocalVaultError(.internalError, "there is no vault store in \(directory)")
         }
         let lock = try StoreLock(directory: directory, exclusive: true)
         defer { withExtendedLifetime(lock) {} }
-        let store: VaultStore
-        do {
-            store = try VaultStore(path: databasePath)
-        } catch let error as LocalVaultError {
-            throw error
-        } catch {
-            let reason = LocalVaultError(storageFailure: error)?.message ?? "\(error)"
-            throw LocalVaultError(.internalError, "cannot open the store in \(directory): \(reason)")
-        }
-        let oldKey = try RootKeyCheck.open(store: store, rootKey: configuration.rootKey, directory: directory).rootKey
-
-        let destination: String
-        let finalPath: String
-        switch configuration.rootKey {
-        case .file(let path):
-            guard newKeyFile == nil else {
-                throw LocalVaultError(
-                    .invalidRequest,
-                    "a new key file is for a root key given in \(RootKeySource.environmentVariable); "
-                        + "this store's root key is the file \(path), which the new key replaces"
-                )
-            }
-            destination = path + nextSuffix
-            finalPath = path
-        case .base64:
-            guard let newKeyFile else {
-                throw LocalVaultError(
-                    .invalidRequest,
-                    "the root key comes from \(RootKeySource.environmentVariable): name a new key file for the new key"
-                )
-            }
-            destination = absolute(newKeyFile)
-            finalPath = destination
-        }
-
-        let newKey = try DataKey.generate()
-        try DurableKeyFile.create(
-            path: destination,
-            key: newKey,
-            encoding: configuration.rootKey.isFile ? .raw : .base64
+        return try await rotate(
+            storage: try SQLiteStorage.opened(in: directory),
+            configuration: configuration,
+            newKeyFile: newKeyFile,
+            storeDescription: directory,
+            stoppingAfter: stop
         )
+    }
+
+    /// Rotates the root key of `storage`, whose current root key `configuration` names.
+    static func rotate(
+        storage: any VaultStorage,
+        configuration: LocalVaultConfiguration,
+        newKeyFile: String?,
+        storeDescription: String,
+        stoppingAfter stop: Step?
+    ) async throws -> RootKeyRotationReport {
+        let source = configuration.rootKey
+        let oldKey = try await RootKeyCheck.open(storage, source: source, description: storeDescription).rootKey
+        let (destination, finalPath) = try destinations(source: source, newKeyFile: newKeyFile)
+        let newKey = try DataKey.generate()
+        try DurableKeyFile.create(path: destination, key: newKey, encoding: source.isFile ? .raw : .base64)
         if stop == .newKeyWritten { throw Interrupted() }
-        let rewrap = RootKeyRewrap(oldKey: oldKey, newKey: newKey)
         let counts: RootKeyRewrap.Counts
         do {
-            counts = try store.pool.writeWithoutTransaction { db in
-                var counts = RootKeyRewrap.Counts()
-                try db.inTransaction(.exclusive) {
-                    counts = try rewrap.apply(to: db, newKeyLocation: finalPath)
-                    if stop == .rowsRewrapped { throw Interrupted() }
-                    return .commit
-                }
-                return counts
+            counts = try await storage.rotateRootKey(
+                RootKeyRewrap(oldKey: oldKey, newKey: newKey),
+                newKeyLocation: finalPath
+            ) {
+                if stop == .rowsRewrapped { throw Interrupted() }
             }
         } catch let interrupted as Interrupted {
             throw interrupted
@@ -142,7 +118,7 @@ enum RootKeyRotation {
         configuration.logger?.notice(
             "rotated the root key",
             metadata: [
-                "data_dir": "\(directory)", "new_root_key": "\(finalPath)", "keks": "\(counts.keks)",
+                "data_dir": "\(storeDescription)", "new_root_key": "\(finalPath)", "keks": "\(counts.keks)",
                 "resealed_responses": "\(counts.resealedResponses)",
             ]
         )
@@ -151,8 +127,35 @@ enum RootKeyRotation {
             resealedResponses: counts.resealedResponses,
             droppedResponses: counts.droppedResponses,
             newKeyPath: finalPath,
-            mustUpdateEnvironment: !configuration.rootKey.isFile
+            mustUpdateEnvironment: !source.isFile
         )
+    }
+
+    /// Where the new key is written first, and where it ends up: `root.key.next` then `root.key`
+    /// for a key file; the named new file for a key from `VAULT_ROOT_KEY`.
+    private static func destinations(
+        source: RootKeySource,
+        newKeyFile: String?
+    ) throws -> (destination: String, finalPath: String) {
+        switch source {
+        case .file(let path):
+            guard newKeyFile == nil else {
+                throw LocalVaultError(
+                    .invalidRequest,
+                    "a new key file is for a root key given in \(RootKeySource.environmentVariable); "
+                        + "this store's root key is the file \(path), which the new key replaces"
+                )
+            }
+            return (path + nextSuffix, path)
+        case .base64:
+            guard let newKeyFile else {
+                throw LocalVaultError(
+                    .invalidRequest,
+                    "the root key comes from \(RootKeySource.environmentVariable): name a new key file for the new key"
+                )
+            }
+            return (absolute(newKeyFile), absolute(newKeyFile))
+        }
     }
 
     /// Finishes or cleans up a rotation interrupted before `root.key.next` was renamed.
@@ -254,7 +257,27 @@ extension LocalVault {
     public static func rotateRootKey(
         configuration: LocalVaultConfiguration,
         newKeyFile: String? = nil
-    ) throws -> RootKeyRotationReport {
-        try RootKeyRotation.rotate(configuration: configuration, newKeyFile: newKeyFile, stoppingAfter: nil)
+    ) async throws -> RootKeyRotationReport {
+        try await RootKeyRotation.rotate(configuration: configuration, newKeyFile: newKeyFile, stoppingAfter: nil)
+    }
+
+    /// Replaces the root key of `storage` (such as a PostgreSQL store) with a new random one: the
+    /// same steps and key files as ``rotateRootKey(configuration:newKeyFile:)``, with the rows
+    /// re-wrapped in one transaction of `storage`. The caller makes sure that no vault runs on
+    /// the store meanwhile (there is no folder lock to take).
+    /// - Parameter storeDescription: names the store in messages and logs; never a password.
+    package static func rotateRootKey(
+        storage: any VaultStorage,
+        configuration: LocalVaultConfiguration,
+        newKeyFile: String?,
+        storeDescription: String
+    ) async throws -> RootKeyRotationReport {
+        try await RootKeyRotation.rotate(
+            storage: storage,
+            configuration: configuration,
+            newKeyFile: newKeyFile,
+            storeDescription: storeDescription,
+            stoppingAfter: nil
+        )
     }
 }

@@ -1,27 +1,24 @@
-import GRDB
-
 extension LocalVaultError {
-    /// The engine error for a failure of the SQLite store, naming a full disk as such; `nil` if
-    /// `error` is not a storage error. The message holds SQLite's result code, never SQL or values.
+    /// The engine error for a failure of the storage itself; `nil` if `error` is not one. A full
+    /// disk keeps rule ``Rule-swift.enum/diskFull``; a store that cannot be reached (busy past its
+    /// timeout, a database down) is ``Kind-swift.enum/unavailable`` (503, retryable). The message
+    /// holds the database's code, never SQL or values.
     ///
-    /// The engine's storage calls throw GRDB's errors; the server logs server faults through this
-    /// so that an operator reads "disk full" rather than a type name.
+    /// The engine's storage calls throw the storage's errors; the server answers and logs them
+    /// through this, so that an operator reads "disk full" rather than a type name.
     public init?(storageFailure error: any Error) {
-        guard let error = error as? DatabaseError else { return nil }
-        if Self.meansDiskFull(error) {
+        guard let failure = error as? StorageError ?? SQLiteStorage.storageError(for: error) else { return nil }
+        switch failure {
+        case .diskFull(let code):
             self.init(
                 .internalError,
-                "disk full: the store cannot grow (SQLite \(error.extendedResultCode.rawValue)); free space on its volume",
+                "disk full: the store cannot grow (\(code)); free space on its volume",
                 rule: .diskFull
             )
-        } else {
-            self.init(.internalError, "storage failure (SQLite \(error.extendedResultCode.rawValue))")
+        case .unavailable(let code):
+            self.init(.unavailable, "the store is unavailable, retry later (\(code))")
+        case .failed(let code):
+            self.init(.internalError, "storage failure (\(code))")
         }
-    }
-
-    /// `SQLITE_FULL` is what SQLite answers when a write meets `ENOSPC` (and a database at its
-    /// `max_page_count`); a shared-memory file that cannot grow is the same condition in WAL mode.
-    private static func meansDiskFull(_ error: DatabaseError) -> Bool {
-        error.resultCode == .SQLITE_FULL || error.extendedResultCode == .SQLITE_IOERR_SHMSIZE
     }
 }

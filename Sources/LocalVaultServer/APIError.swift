@@ -45,6 +45,12 @@ public struct APIError: Error, Sendable, Equatable {
 
     static let notFound = APIError(.notFound, code: "not_found", message: "Not found")
     static let serverFault = APIError(.internalServerError, code: "internal_error", message: "Internal server error")
+    /// The store cannot be reached for now: the client may retry.
+    static let unavailable = APIError(
+        .serviceUnavailable,
+        code: "service_unavailable",
+        message: "the service is unavailable, retry later"
+    )
 
     static func badRequest(_ message: String) -> APIError {
         APIError(.badRequest, code: "invalid_request", message: message)
@@ -74,6 +80,7 @@ enum ErrorMapping {
         case let error as APIError:
             return (error, error.status.code >= 500)
         case let error as LocalVaultError:
+            if error.kind == .unavailable { return (.unavailable, true) }
             guard error.httpStatus < 500 else { return (.serverFault, true) }
             return (
                 APIError(HTTPResponse.Status(code: error.httpStatus), code: error.code, message: error.message), false
@@ -95,6 +102,8 @@ enum ErrorMapping {
         case let error as any HTTPResponseError:
             return (apiError(status: error.status), error.status.code >= 500)
         default:
+            // The storage's own errors (a full disk, a store out of reach) pass through the engine.
+            if let failure = LocalVaultError(storageFailure: error) { return apiError(for: failure) }
             return (.serverFault, true)
         }
     }

@@ -53,7 +53,7 @@ extension VaultError {
         case .notFound: code = .notFound
         case .conflict: code = error.rule == .versionCheck ? .versionConflict : .conflict
         case .insufficientPermissions: code = .authorization
-        case .internalError: code = .serverError
+        case .internalError, .unavailable: code = .serverError
         }
         self.init(code, error.message, httpStatus: error.httpStatus)
     }

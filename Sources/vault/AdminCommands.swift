@@ -66,7 +66,7 @@ struct RotateRootKey: AsyncParsableCommand {
         let directory = dataDirectory ?? LocalVaultHome.defaultDirectory()
         let report: RootKeyRotationReport
         do {
-            report = try LocalVault.rotateRootKey(
+            report = try await LocalVault.rotateRootKey(
                 configuration: LocalVaultConfiguration(dataDirectory: directory, purgesInBackground: false),
                 newKeyFile: newKeyFile
             )

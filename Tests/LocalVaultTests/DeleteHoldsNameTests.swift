@@ -191,7 +191,7 @@ struct DeleteHoldsNameTests {
     @Test("the migration purges deleted rows of older builds, whose names live objects may use")
     func migration() throws {
         let queue = try DatabaseQueue()
-        try VaultStore.migrator.migrate(queue, upTo: "v5: canonical key contexts, version numbers")
+        try SQLiteStorage.migrator.migrate(queue, upTo: "v5: canonical key contexts, version numbers")
         try queue.write { db in
             try db.execute(
                 sql: """
@@ -206,7 +206,7 @@ struct DeleteHoldsNameTests {
                     """
             )
         }
-        try VaultStore.migrator.migrate(queue)
+        try SQLiteStorage.migrator.migrate(queue)
         let (objects, versions) = try queue.read { db in
             (
                 try String.fetchAll(db, sql: "SELECT id FROM objects"),

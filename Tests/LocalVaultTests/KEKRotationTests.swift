@@ -147,7 +147,7 @@ struct KEKRotationTests {
         let v2 = try await vault!.createDataKey(context: context, environmentID: env)
         vault = nil
 
-        #expect(try LocalVault.rotateRootKey(configuration: configuration).rewrappedKEKs == 2)
+        #expect(try await LocalVault.rotateRootKey(configuration: configuration).rewrappedKEKs == 2)
 
         let reopened = try LocalVault(configuration: configuration)
         #expect(try await reopened.decryptDataKey(encryptedKeys: v1.encryptedKeys, environmentID: env).key == v1.key)

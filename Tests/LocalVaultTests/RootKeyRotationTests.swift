@@ -113,6 +113,21 @@ import VaultAPI
         }
     }
 
+    func expectRefused(
+        _ message: String,
+        sourceLocation: SourceLocation = #_sourceLocation,
+        _ body: () async throws -> Any
+    ) async {
+        do {
+            _ = try await body()
+            Issue.record("it succeeded", sourceLocation: sourceLocation)
+        } catch let error as LocalVaultError {
+            #expect(error.message.contains(message), "\(error)", sourceLocation: sourceLocation)
+        } catch {
+            Issue.record("unexpected error \(error)", sourceLocation: sourceLocation)
+        }
+    }
+
     @Test("after a rotation everything sealed before decrypts, nothing is re-encrypted, the old key is refused")
     func rotationKeepsEverythingReadable() async throws {
         let fixture = Fixture()
@@ -123,7 +138,7 @@ import VaultAPI
 
         let handler = InMemoryLogHandler()
         let logger = Logger(label: "test", factory: { _ in handler })
-        let report = try LocalVault.rotateRootKey(configuration: fixture.configuration(logger: logger))
+        let report = try await LocalVault.rotateRootKey(configuration: fixture.configuration(logger: logger))
 
         #expect(report.rewrappedKEKs == 3)
         #expect(report.resealedResponses == 1)
@@ -155,8 +170,8 @@ import VaultAPI
         try await fixture.populate()
         let oldKey = try fixture.fileKey(fixture.keyPath)
         let vault = try fixture.open()
-        expectRefused("is open in another process") {
-            try LocalVault.rotateRootKey(configuration: fixture.configuration())
+        await expectRefused("is open in another process") {
+            try await LocalVault.rotateRootKey(configuration: fixture.configuration())
         }
         withExtendedLifetime(vault) {}
         #expect(try fixture.fileKey(fixture.keyPath) == oldKey)
@@ -172,8 +187,12 @@ import VaultAPI
         let fixture = Fixture()
         try await fixture.populate()
         let oldKey = try fixture.fileKey(fixture.keyPath)
-        #expect(throws: RootKeyRotation.Interrupted.self) {
-            try RootKeyRotation.rotate(configuration: fixture.configuration(), newKeyFile: nil, stoppingAfter: step)
+        await #expect(throws: RootKeyRotation.Interrupted.self) {
+            try await RootKeyRotation.rotate(
+                configuration: fixture.configuration(),
+                newKeyFile: nil,
+                stoppingAfter: step
+            )
         }
         #expect(FileManager.default.fileExists(atPath: fixture.keyPath + ".next"), "the crash left the next key")
         let nextKey = try fixture.fileKey(fixture.keyPath + ".next")
@@ -200,7 +219,7 @@ import VaultAPI
         }
         try await fixture.expectReadable()
         // A later rotation runs normally.
-        #expect(try LocalVault.rotateRootKey(configuration: fixture.configuration()).rewrappedKEKs == 3)
+        #expect(try await LocalVault.rotateRootKey(configuration: fixture.configuration()).rewrappedKEKs == 3)
         try await fixture.expectReadable()
     }
 
@@ -211,11 +230,14 @@ import VaultAPI
         let old = RootKeySource.base64(oldKey.base64EncodedString())
         try await fixture.populate(old)
         let newKeyFile = fixture.directory + "/new-root-key"
-        expectRefused("name a new key file") {
-            try LocalVault.rotateRootKey(configuration: fixture.configuration(old))
+        await expectRefused("name a new key file") {
+            try await LocalVault.rotateRootKey(configuration: fixture.configuration(old))
         }
 
-        let report = try LocalVault.rotateRootKey(configuration: fixture.configuration(old), newKeyFile: newKeyFile)
+        let report = try await LocalVault.rotateRootKey(
+            configuration: fixture.configuration(old),
+            newKeyFile: newKeyFile
+        )
 
         #expect(report.mustUpdateEnvironment)
         #expect(report.newKeyPath == newKeyFile)
@@ -228,8 +250,8 @@ import VaultAPI
         expectRefused("new key written to \(newKeyFile)") { try fixture.open(old) }
         try await fixture.expectReadable(.base64(newKey.base64EncodedString()))
         // The new key file is never overwritten.
-        expectRefused("already exists") {
-            try LocalVault.rotateRootKey(
+        await expectRefused("already exists") {
+            try await LocalVault.rotateRootKey(
                 configuration: fixture.configuration(.base64(newKey.base64EncodedString())),
                 newKeyFile: newKeyFile
             )
@@ -244,8 +266,8 @@ import VaultAPI
         let old = RootKeySource.base64(oldKey.base64EncodedString())
         try await fixture.populate(old)
         let early = fixture.directory + "/early"
-        #expect(throws: RootKeyRotation.Interrupted.self) {
-            try RootKeyRotation.rotate(
+        await #expect(throws: RootKeyRotation.Interrupted.self) {
+            try await RootKeyRotation.rotate(
                 configuration: fixture.configuration(old),
                 newKeyFile: early,
                 stoppingAfter: .rowsRewrapped
@@ -254,8 +276,8 @@ import VaultAPI
         try await fixture.expectReadable(old)
 
         let late = fixture.directory + "/late"
-        #expect(throws: RootKeyRotation.Interrupted.self) {
-            try RootKeyRotation.rotate(
+        await #expect(throws: RootKeyRotation.Interrupted.self) {
+            try await RootKeyRotation.rotate(
                 configuration: fixture.configuration(old),
                 newKeyFile: late,
                 stoppingAfter: .committed
@@ -276,8 +298,8 @@ import VaultAPI
         }
         try queue.close()
         let checkBefore = try fixture.rows("SELECT value FROM meta WHERE name = 'root_key_check'")
-        expectRefused("rotation refused, nothing changed") {
-            try LocalVault.rotateRootKey(configuration: fixture.configuration())
+        await expectRefused("rotation refused, nothing changed") {
+            try await LocalVault.rotateRootKey(configuration: fixture.configuration())
         }
         #expect(try fixture.fileKey(fixture.keyPath) == oldKey)
         #expect(!FileManager.default.fileExists(atPath: fixture.keyPath + ".next"))
@@ -291,7 +313,7 @@ import VaultAPI
     func legacyStoreRotates() async throws {
         let fixture = try LegacyStoreFixture()
         let oldKey = try Data(contentsOf: URL(fileURLWithPath: fixture.directory + "/root.key"))
-        let report = try LocalVault.rotateRootKey(
+        let report = try await LocalVault.rotateRootKey(
             configuration: LocalVaultConfiguration(
                 dataDirectory: fixture.directory,
                 rootKey: .file(fixture.directory + "/root.key"),

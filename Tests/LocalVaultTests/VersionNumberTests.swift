@@ -166,7 +166,7 @@ struct VersionNumberTests {
     @Test("the migration numbers existing versions by creation and canonicalizes contexts")
     func migration() throws {
         let queue = try DatabaseQueue()
-        try VaultStore.migrator.migrate(queue, upTo: "v4: keks_quarantine")
+        try SQLiteStorage.migrator.migrate(queue, upTo: "v4: keks_quarantine")
         try queue.write { db in
             try db.execute(
                 sql: """
@@ -180,7 +180,7 @@ struct VersionNumberTests {
                     """
             )
         }
-        try VaultStore.migrator.migrate(queue)
+        try SQLiteStorage.migrator.migrate(queue)
         try queue.read { db in
             let numbers = try Row.fetchAll(db, sql: "SELECT id, number FROM object_versions ORDER BY id").map {
                 "\($0["id"] as String)=\($0["number"] as Int)"

@@ -1,38 +1,8 @@
 import Foundation
 import GRDB
-import Synchronization
 import VaultAPI
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
-/// The SQLite store (GRDB, WAL). Holds only wrapped KEKs and encrypted values: no plaintext value,
-/// data key or KEK is ever written. Every write commits with `synchronous = FULL` before it is
-/// acknowledged, so a `kill -9` (or a power cut) never loses an acknowledged write.
-///
-/// The store's files (`vault.sqlite`, `-wal`, `-shm`) are private to the owner (0600): they hold
-/// names, key contexts and wrapped keys.
-final class VaultStore: Sendable {
-    let pool: DatabasePool
-    private let pendingTruncation = Mutex(false)
-
-    init(path: String) throws {
-        try Self.makePrivate(path: path)
-        var configuration = Configuration()
-        configuration.busyMode = .timeout(10)
-        configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-            // Deleted content is overwritten with zeros, so that a purged value leaves no
-            // recoverable bytes in the file. It costs a write of the freed bytes on delete only.
-            try db.execute(sql: "PRAGMA secure_delete = ON")
-        }
-        pool = try DatabasePool(path: path, configuration: configuration)
-        try Self.migrator.migrate(pool)
-    }
-
+extension SQLiteStorage {
     /// Versioned schema migrations; a store opened by a newer build is migrated forward on start.
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -197,60 +167,4 @@ final class VaultStore: Sendable {
         }
         return migrator
     }
-
-    /// Moves the WAL's content into the database file and empties the WAL, so that the page
-    /// images of purged rows no longer linger there. A reader in the way (past the busy
-    /// timeout) leaves the WAL as it is, and ``walTruncationPending`` set until a later call
-    /// succeeds: the answer is whether it was emptied.
-    @discardableResult
-    func truncateWAL() async -> Bool {
-        do {
-            try await pool.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
-            pendingTruncation.withLock { $0 = false }
-            return true
-        } catch {
-            pendingTruncation.withLock { $0 = true }
-            return false
-        }
-    }
-
-    /// Whether a purge's WAL truncation failed and is still to do.
-    var walTruncationPending: Bool { pendingTruncation.withLock { $0 } }
-
-    /// Creates the database file with mode 0600 before SQLite opens it (SQLite gives the `-wal`
-    /// and `-shm` files it creates the database file's mode), and narrows the files of a store
-    /// created before this rule to 0600.
-    private static func makePrivate(path: String) throws {
-        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else {
-            throw LocalVaultError(.internalError, "cannot create or open \(path): \(String(cString: strerror(errno)))")
-        }
-        _ = fchmod(descriptor, 0o600)
-        close(descriptor)
-        for suffix in ["-wal", "-shm"] { _ = chmod(path + suffix, 0o600) }
-    }
-}
-
-/// Milliseconds since 1970, the stored form of every instant.
-extension Date {
-    var storedMilliseconds: Int64 { Int64((timeIntervalSince1970 * 1000).rounded(.down)) }
-    init(storedMilliseconds: Int64) { self.init(timeIntervalSince1970: Double(storedMilliseconds) / 1000) }
-}
-
-extension Duration {
-    /// Whole milliseconds, rounded up, the stored form of a delay; a delay too long to count
-    /// in milliseconds is `Int64.max` (forever), never an overflow.
-    var storedMilliseconds: Int64 {
-        let (seconds, attoseconds) = components
-        let (whole, overflow) = seconds.multipliedReportingOverflow(by: 1000)
-        guard !overflow else { return seconds < 0 ? Int64.min : Int64.max }
-        let (total, carried) = whole.addingReportingOverflow(
-            (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
-        )
-        return carried ? Int64.max : total
-    }
-}
-
-extension DatabaseError {
-    var isUniqueConstraintViolation: Bool { extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE }
 }
