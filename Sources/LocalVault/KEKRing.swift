@@ -31,8 +31,18 @@ final class KEKRing: Sendable {
     /// (the newest, which is never retired: see KEKRotation).
     func kek(for name: KEKName) async throws -> KEK {
         if let cached = byName.withLock({ $0[name] }) { return cached }
-        let candidateKey = try DataKey.generate()
-        let candidate = try stored(candidateKey, id: try Identifier.randomString(), name: name, version: 1)
+        let id = try Identifier.randomString()
+        let wrapped = try rootKey.wrap(
+            try DataKey.generate(),
+            associatedData: Self.associatedData(id: id, name: name, version: 1)
+        )
+        let candidate = StoredKEK(
+            id: id,
+            name: name,
+            version: 1,
+            wrappedKey: wrapped,
+            createdAt: Date().storedMilliseconds
+        )
         let row = try await insertFirst(candidate)
         let kek: KEK
         if let opened = try? unwrap(row) {
@@ -109,18 +119,6 @@ final class KEKRing: Sendable {
         } catch {
             throw Self.doesNotOpen
         }
-    }
-
-    /// A new KEK row: `key` wrapped under the root key.
-    private func stored(_ key: DataKey, id: String, name: KEKName, version: Int) throws -> StoredKEK {
-        let wrapped = try rootKey.wrap(key, associatedData: Self.associatedData(id: id, name: name, version: version))
-        return StoredKEK(
-            id: id,
-            name: name,
-            version: version,
-            wrappedKey: wrapped,
-            createdAt: Date().storedMilliseconds
-        )
     }
 
     private static let doesNotOpen = LocalVaultError(

@@ -57,8 +57,8 @@ extension SQLiteStorage {
         }
     }
 
-    /// The version is computed and inserted in one immediate transaction: no other writer, in
-    /// any process, runs between the two.
+    /// The version is computed and inserted in one write transaction, which GRDB opens
+    /// `IMMEDIATE`: no other writer, in any process, runs between the two.
     func insertNextKEKVersion(
         of name: KEKName,
         id: String,
@@ -66,7 +66,7 @@ extension SQLiteStorage {
         wrap: @Sendable (Int) throws -> [UInt8]
     ) async throws -> Int {
         let select = try Self.pairArguments(name)
-        return try await write(.immediate) { db in
+        return try await write { db in
             let newest = try Int.fetchOne(
                 db,
                 sql: """

@@ -64,7 +64,8 @@ final class SQLiteStorage: VaultStorage {
         }
     }
 
-    /// A write transaction, its GRDB error mapped.
+    /// A write transaction (GRDB opens it `IMMEDIATE`: it holds the write lock from its first
+    /// read, in every process), its GRDB error mapped.
     func write<T: Sendable>(_ body: @Sendable (Database) throws -> T) async throws -> T {
         do {
             return try await pool.write(body)
@@ -73,8 +74,7 @@ final class SQLiteStorage: VaultStorage {
         }
     }
 
-    /// A write transaction of `kind` (`.immediate` takes the write lock before reading, so that
-    /// what it reads stays true until it commits, in every process).
+    /// A write transaction of another `kind` (`.exclusive` keeps even readers out).
     func write<T: Sendable>(
         _ kind: Database.TransactionKind,
         _ body: @Sendable (Database) throws -> T
@@ -86,8 +86,8 @@ final class SQLiteStorage: VaultStorage {
                     result = try body(db)
                     return .commit
                 }
-                guard let result else { throw DatabaseError(resultCode: .SQLITE_ERROR) }
-                return result
+                // Set: the transaction ran the body, or threw.
+                return result!
             }
         } catch {
             throw Self.mapped(error)
