@@ -41,6 +41,10 @@ func embedded<Result: Sendable>(_ body: () async throws -> Result) async throws 
         return try await body()
     } catch let error as LocalVaultError {
         throw VaultError(error)
+    } catch {
+        // The store's own failures (a full disk, a store out of reach) pass through the engine.
+        guard let failure = LocalVaultError(storageFailure: error) else { throw error }
+        throw VaultError(failure)
     }
 }
 

@@ -1,6 +1,6 @@
 import GRDB
 
-/// The one way the engine builds the arguments of its SQL statements. GRDB binds a `String` with
+/// The one way ``SQLiteStorage`` builds the arguments of its SQL statements. GRDB binds a `String` with
 /// `sqlite3_bind_text(..., -1, ...)`, which reads it as a C string: text holding U+0000 would be
 /// stored, or compared, cut at its first NUL, so that one name silently stands for another. The
 /// rules upstream (``ObjectName``, ``KeyContext``, the lookups) refuse such text first; this is
