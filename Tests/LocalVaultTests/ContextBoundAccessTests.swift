@@ -24,9 +24,9 @@ struct ContextBoundAccessTests {
         ("decomposed accent", ["organization_id": "org_1", "region": "cafe\u{301}"]),
     ]
 
-    @Test("the exact context finds the object through every call")
-    func exactContextFinds() async throws {
-        let temporary = try TemporaryVault()
+    @Test("the exact context finds the object through every call", arguments: TestBackend.allCases)
+    func exactContextFinds(backend: TestBackend) async throws {
+        let temporary = try await TemporaryVault(backend)
         let vault = temporary.vault
         let created = try await vault.createObject(name: "db", value: "v1", context: Self.stored, caller: .alice)
         // The same pairs in another order are the same context.
@@ -45,10 +45,14 @@ struct ContextBoundAccessTests {
         #expect(gone?.httpStatus == 404)
     }
 
-    @Test("a mismatched context is not found, like a missing object", arguments: 0..<mismatches.count)
-    func mismatchIsNotFound(index: Int) async throws {
+    @Test(
+        "a mismatched context is not found, like a missing object",
+        arguments: TestBackend.allCases,
+        0..<mismatches.count
+    )
+    func mismatchIsNotFound(backend: TestBackend, index: Int) async throws {
         let other = Self.mismatches[index].context
-        let temporary = try TemporaryVault()
+        let temporary = try await TemporaryVault(backend)
         let vault = temporary.vault
         let created = try await vault.createObject(name: "db", value: "v1", context: Self.stored, caller: .alice)
         let missing = "00000000-0000-0000-0000-000000000000"
@@ -105,15 +109,13 @@ struct ContextBoundAccessTests {
         #expect(try await vault.listVersions(id: created.id, environmentID: Self.env).data.count == 1)
     }
 
-    @Test("a mismatched context decrypts nothing")
-    func mismatchDecryptsNothing() async throws {
-        let temporary = try TemporaryVault()
+    @Test("a mismatched context decrypts nothing", arguments: TestBackend.allCases)
+    func mismatchDecryptsNothing(backend: TestBackend) async throws {
+        let temporary = try await TemporaryVault(backend)
         let vault = temporary.vault
         let created = try await vault.createObject(name: "db", value: "v1", context: Self.stored, caller: .alice)
         // Damage the stored value: any attempt to open it now fails with a 500.
-        try await vault.store.pool.write { db in
-            try db.execute(sql: "UPDATE object_versions SET sealed_value = x'00'")
-        }
+        try await temporary.damageSealedValues()
         for (_, other) in Self.mismatches {
             let error = await #expect(throws: LocalVaultError.self) {
                 _ = try await vault.readObject(id: created.id, environmentID: Self.env, context: other)
@@ -126,9 +128,12 @@ struct ContextBoundAccessTests {
         #expect(opened?.httpStatus == 500)
     }
 
-    @Test("listing by context lists only the objects of exactly that context, page by page")
-    func listByContext() async throws {
-        let temporary = try TemporaryVault()
+    @Test(
+        "listing by context lists only the objects of exactly that context, page by page",
+        arguments: TestBackend.allCases
+    )
+    func listByContext(backend: TestBackend) async throws {
+        let temporary = try await TemporaryVault(backend)
         let vault = temporary.vault
         var ours: [String] = []
         for index in 0..<5 {
@@ -155,9 +160,9 @@ struct ContextBoundAccessTests {
         #expect(all.data.count == 5 * (1 + Self.mismatches.count))
     }
 
-    @Test("a context that breaks the rules is a 422, not an empty answer")
-    func invalidContextIs422() async throws {
-        let temporary = try TemporaryVault()
+    @Test("a context that breaks the rules is a 422, not an empty answer", arguments: TestBackend.allCases)
+    func invalidContextIs422(backend: TestBackend) async throws {
+        let temporary = try await TemporaryVault(backend)
         let vault = temporary.vault
         let created = try await vault.createObject(name: "db", value: "v", context: Self.stored, caller: .alice)
         for broken in [KeyContext([:]), ["a\u{0}": "b"], ["a": ""]] as [KeyContext] {
@@ -173,15 +178,13 @@ struct ContextBoundAccessTests {
         }
     }
 
-    @Test("the store keeps each context as canonical JSON")
-    func storedCanonically() async throws {
-        let temporary = try TemporaryVault()
+    @Test("the store keeps each context as canonical JSON", arguments: TestBackend.allCases)
+    func storedCanonically(backend: TestBackend) async throws {
+        let temporary = try await TemporaryVault(backend)
         let vault = temporary.vault
         let context: KeyContext = ["b": "2/x", "a": "1", "Z": "\"q\""]
         let created = try await vault.createObject(name: "db", value: "v", context: context, caller: .alice)
-        let stored = try await vault.store.pool.read { db in
-            try String.fetchOne(db, sql: "SELECT key_context FROM objects WHERE id = ?", arguments: [created.id])
-        }
+        let stored = try await temporary.storedKeyContext(ofObject: created.id)
         #expect(stored == #"{"Z":"\"q\"","a":"1","b":"2/x"}"#)
         #expect(context.canonicalJSON == stored)
     }
@@ -190,7 +193,8 @@ struct ContextBoundAccessTests {
 extension ContextBoundAccessTests {
     @Test("listing by context is an equality on the context index, not a scan")
     func listByContextUsesTheIndex() async throws {
-        let temporary = try TemporaryVault()
+        // SQLite's query planner: a plan for PostgreSQL would need a test of its own.
+        let temporary = try await TemporaryVault(.sqlite)
         let vault = temporary.vault
         _ = try await vault.createObject(name: "db", value: "v", context: Self.stored, caller: .alice)
         // The statement listObjects runs for a context (first page, newest first).

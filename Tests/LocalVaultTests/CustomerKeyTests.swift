@@ -18,14 +18,15 @@ import VaultAPI
         )
     }
 
-    @Test func matchingContextsUseTheCustomerKeyAndRevocationTakesEffect() async throws {
+    @Test(arguments: TestBackend.allCases)
+    func matchingContextsUseTheCustomerKeyAndRevocationTakesEffect(backend: TestBackend) async throws {
         let keyFolder = FileManager.default.temporaryDirectory.appendingPathComponent("cmk-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: keyFolder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: keyFolder) }
         let keyPath = keyFolder + "/org_abc.key"
         try Data(try DataKey.generate().base64EncodedString().utf8).write(to: URL(fileURLWithPath: keyPath))
 
-        let temporary = try TemporaryVault(customerKeys: [Self.mapping(path: keyPath)])
+        let temporary = try await TemporaryVault(backend, customerKeys: [Self.mapping(path: keyPath)])
         let vault = temporary.vault
         let byok = try await vault.createDataKey(
             context: ["organization_id": "org_abc", "region": "eu"],

@@ -7,8 +7,9 @@ import VaultAPI
 @Suite struct DataKeyServiceTests {
     let env = LocalVault.defaultEnvironmentID
 
-    @Test func aDataKeyDecryptsBackToItselfAndRekeyKeepsTheKey() async throws {
-        let temporary = try TemporaryVault()
+    @Test(arguments: TestBackend.allCases)
+    func aDataKeyDecryptsBackToItselfAndRekeyKeepsTheKey(backend: TestBackend) async throws {
+        let temporary = try await TemporaryVault(backend)
         let vault = temporary.vault
         let issued = try await vault.createDataKey(
             context: ["organization_id": "org_1", "region": "eu"],
@@ -32,8 +33,9 @@ import VaultAPI
         )
     }
 
-    @Test func everyDataKeyIsFresh() async throws {
-        let temporary = try TemporaryVault()
+    @Test(arguments: TestBackend.allCases)
+    func everyDataKeyIsFresh(backend: TestBackend) async throws {
+        let temporary = try await TemporaryVault(backend)
         let context: KeyContext = ["organization_id": "org_1"]
         let first = try await temporary.vault.createDataKey(context: context, environmentID: env)
         let second = try await temporary.vault.createDataKey(context: context, environmentID: env)
@@ -41,8 +43,9 @@ import VaultAPI
         #expect(first.id != second.id)
     }
 
-    @Test func keysSurviveARestart() async throws {
-        let temporary = try TemporaryVault()
+    @Test(arguments: TestBackend.allCases)
+    func keysSurviveARestart(backend: TestBackend) async throws {
+        let temporary = try await TemporaryVault(backend)
         let issued = try await temporary.vault.createDataKey(context: ["organization_id": "org_1"], environmentID: env)
         try temporary.reopen()
         #expect(
@@ -51,8 +54,9 @@ import VaultAPI
         )
     }
 
-    @Test func anotherEnvironmentCannotUnwrap() async throws {
-        let temporary = try TemporaryVault()
+    @Test(arguments: TestBackend.allCases)
+    func anotherEnvironmentCannotUnwrap(backend: TestBackend) async throws {
+        let temporary = try await TemporaryVault(backend)
         let issued = try await temporary.vault.createDataKey(context: ["organization_id": "org_1"], environmentID: env)
         let error = await #expect(throws: LocalVaultError.self) {
             _ = try await temporary.vault.decryptDataKey(
@@ -63,8 +67,9 @@ import VaultAPI
         #expect(error?.httpStatus == 400)
     }
 
-    @Test func tamperedTruncatedOrForeignKeysAreA400() async throws {
-        let temporary = try TemporaryVault()
+    @Test(arguments: TestBackend.allCases)
+    func tamperedTruncatedOrForeignKeysAreA400(backend: TestBackend) async throws {
+        let temporary = try await TemporaryVault(backend)
         let issued = try await temporary.vault.createDataKey(context: ["a": "1", "b": "2"], environmentID: env)
         var candidates: [[UInt8]] = [
             [], Array("WOS.EKM.v1\0".utf8) + [1, 2, 3], Array(issued.encryptedKeys.dropLast()),
@@ -85,8 +90,9 @@ import VaultAPI
         }
     }
 
-    @Test func concurrentFirstUsesOfAPairCreateOneKEK() async throws {
-        let temporary = try TemporaryVault()
+    @Test(arguments: TestBackend.allCases)
+    func concurrentFirstUsesOfAPairCreateOneKEK(backend: TestBackend) async throws {
+        let temporary = try await TemporaryVault(backend)
         let vault = temporary.vault
         let blobs = try await withThrowingTaskGroup(of: [UInt8].self) { group in
             for _ in 0..<32 {
@@ -98,12 +104,7 @@ import VaultAPI
             return try await group.reduce(into: []) { $0.append($1) }
         }
         // A second vault on the same store (another process, in effect) sees the same single KEK.
-        let other = try LocalVault(
-            configuration: LocalVaultConfiguration(
-                dataDirectory: temporary.directory,
-                rootKey: .file(temporary.directory + "/root.key")
-            )
-        )
+        let other = try temporary.openAnother()
         for blob in blobs {
             _ = try await other.decryptDataKey(encryptedKeys: blob, environmentID: env)
         }
@@ -130,28 +131,33 @@ import VaultAPI
     }
 
     @Test(
-        arguments: [
+        arguments: TestBackend.allCases,
+        [
             ([:], "at least 1 pair"),
             (Dictionary(uniqueKeysWithValues: (0..<11).map { ("k\($0)", "v") }), "at most 10"),
             (["": "v"], "1 to 120 characters"),
             ([String(repeating: "k", count: 121): "v"], "1 to 120 characters"),
             (["k": ""], "1 to 500 characters"),
             (["k": String(repeating: "v", count: 501)], "1 to 500 characters"),
-        ] as [([String: String], String)]
+        ] as [(pairs: [String: String], rule: String)]
     )
-    func invalidContextsAreRejectedNamingTheRule(pairs: [String: String], rule: String) async throws {
-        let temporary = try TemporaryVault()
+    func invalidContextsAreRejectedNamingTheRule(
+        backend: TestBackend,
+        example: (pairs: [String: String], rule: String)
+    ) async throws {
+        let temporary = try await TemporaryVault(backend)
         do {
-            _ = try await temporary.vault.createDataKey(context: KeyContext(pairs), environmentID: env)
+            _ = try await temporary.vault.createDataKey(context: KeyContext(example.pairs), environmentID: env)
             Issue.record("an invalid context was accepted")
         } catch let error as LocalVaultError {
             #expect(error.httpStatus == 422)
-            #expect(error.message.contains(rule))
+            #expect(error.message.contains(example.rule))
         }
     }
 
-    @Test func limitsAreInclusive() async throws {
-        let temporary = try TemporaryVault()
+    @Test(arguments: TestBackend.allCases)
+    func limitsAreInclusive(backend: TestBackend) async throws {
+        let temporary = try await TemporaryVault(backend)
         let pairs = Dictionary(
             uniqueKeysWithValues: (0..<10).map {
                 ("k\($0)" + String(repeating: "k", count: 117), String(repeating: "v", count: 500))
@@ -162,7 +168,7 @@ import VaultAPI
     }
 
     @Test func theRootKeyFileIsPrivateAndStable() async throws {
-        let temporary = try TemporaryVault()
+        let temporary = try await TemporaryVault(.sqlite)
         let attributes = try FileManager.default.attributesOfItem(atPath: temporary.directory + "/root.key")
         #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
         #expect((attributes[.size] as? NSNumber)?.intValue == 32)
@@ -171,17 +177,13 @@ import VaultAPI
         #expect(try Data(contentsOf: URL(fileURLWithPath: temporary.directory + "/root.key")) == before)
     }
 
-    @Test func aWrongRootKeyCannotOpenTheKEKs() async throws {
-        let temporary = try TemporaryVault()
+    @Test(arguments: TestBackend.allCases)
+    func aWrongRootKeyCannotOpenTheKEKs(backend: TestBackend) async throws {
+        let temporary = try await TemporaryVault(backend)
         _ = try await temporary.vault.createDataKey(context: ["organization_id": "org_1"], environmentID: env)
         // The store refuses the wrong root key when it opens (RootKeyCheckTests has the details).
         #expect(throws: LocalVaultError.self) {
-            try LocalVault(
-                configuration: LocalVaultConfiguration(
-                    dataDirectory: temporary.directory,
-                    rootKey: .base64(try DataKey.generate().base64EncodedString())
-                )
-            )
+            try temporary.openAnother(rootKey: .base64(try DataKey.generate().base64EncodedString()))
         }
     }
 }

@@ -11,36 +11,9 @@ import VaultAPI
 struct DeleteHoldsNameTests {
     static let env = LocalVault.defaultEnvironmentID
 
-    /// A vault in a fresh folder with the given delay; no background purge unless asked.
-    final class Store: @unchecked Sendable {
-        let directory: String
-        let vault: LocalVault
-
-        init(purgeDelay: Duration, purgesInBackground: Bool = false) throws {
-            directory =
-                FileManager.default.temporaryDirectory
-                .appendingPathComponent("localvault-purge-\(UUID().uuidString)").path
-            vault = try LocalVault(
-                configuration: LocalVaultConfiguration(
-                    dataDirectory: directory,
-                    rootKey: .file(directory + "/root.key"),
-                    purgeDelay: purgeDelay,
-                    purgesInBackground: purgesInBackground
-                )
-            )
-        }
-
-        /// Rows of `objects`, deleted ones included.
-        func objectRows() async throws -> Int {
-            try await vault.store.pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM objects") ?? 0 }
-        }
-
-        deinit { try? FileManager.default.removeItem(atPath: directory) }
-    }
-
-    @Test("a create with a deleted object's name is a 409 saying when the name frees")
-    func heldName() async throws {
-        let store = try Store(purgeDelay: .seconds(300))
+    @Test("a create with a deleted object's name is a 409 saying when the name frees", arguments: TestBackend.allCases)
+    func heldName(backend: TestBackend) async throws {
+        let store = try await TemporaryVault(backend, purgeDelay: .seconds(300), purgesInBackground: false)
         let vault = store.vault
         let created = try await vault.createObject(name: "db-password", value: "v", context: ["a": "1"], caller: .alice)
         let before = Date()
@@ -68,24 +41,21 @@ struct DeleteHoldsNameTests {
         #expect(try await vault.readObject(id: again.id, environmentID: Self.env).value == "w")
     }
 
-    @Test("a zero delay purges on delete and frees the name at once")
-    func zeroDelay() async throws {
-        let store = try Store(purgeDelay: .zero)
+    @Test("a zero delay purges on delete and frees the name at once", arguments: TestBackend.allCases)
+    func zeroDelay(backend: TestBackend) async throws {
+        let store = try await TemporaryVault(backend, purgeDelay: .zero, purgesInBackground: false)
         let vault = store.vault
         let created = try await vault.createObject(name: "n", value: "v", context: ["a": "1"], caller: .alice)
         _ = try await vault.updateObject(id: created.id, value: "v2", versionCheck: nil, caller: .alice)
         _ = try await vault.deleteObject(id: created.id, versionCheck: nil, environmentID: Self.env)
         #expect(try await store.objectRows() == 0)
-        let versions = try await vault.store.pool.read { db in
-            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM object_versions") ?? 0
-        }
-        #expect(versions == 0)
+        #expect(try await store.versionRows() == 0)
         _ = try await vault.createObject(name: "n", value: "w", context: ["a": "1"], caller: .alice)
     }
 
-    @Test("a create purges a held row whose purge is due")
-    func createPurgesDueHolder() async throws {
-        let store = try Store(purgeDelay: .milliseconds(200))
+    @Test("a create purges a held row whose purge is due", arguments: TestBackend.allCases)
+    func createPurgesDueHolder(backend: TestBackend) async throws {
+        let store = try await TemporaryVault(backend, purgeDelay: .milliseconds(200), purgesInBackground: false)
         let vault = store.vault
         let created = try await vault.createObject(name: "n", value: "v", context: ["a": "1"], caller: .alice)
         _ = try await vault.deleteObject(id: created.id, versionCheck: nil, environmentID: Self.env)
@@ -95,9 +65,9 @@ struct DeleteHoldsNameTests {
         #expect(try await vault.readObject(named: "n", environmentID: Self.env).id == again.id)
     }
 
-    @Test("the vault purges due objects on its own")
-    func backgroundPurge() async throws {
-        let store = try Store(purgeDelay: .seconds(1), purgesInBackground: true)
+    @Test("the vault purges due objects on its own", arguments: TestBackend.allCases)
+    func backgroundPurge(backend: TestBackend) async throws {
+        let store = try await TemporaryVault(backend, purgeDelay: .seconds(1), purgesInBackground: true)
         let vault = store.vault
         #expect(vault.purgeInterval == .seconds(1))
         let created = try await vault.createObject(name: "n", value: "v", context: ["a": "1"], caller: .alice)
@@ -120,9 +90,9 @@ struct DeleteHoldsNameTests {
         #expect(Duration.seconds(Int64.max).storedMilliseconds == Int64.max)
     }
 
-    @Test("a delay too long to count holds the name for good, without a crash")
-    func hugeDelay() async throws {
-        let store = try Store(purgeDelay: .seconds(Int64.max))
+    @Test("a delay too long to count holds the name for good, without a crash", arguments: TestBackend.allCases)
+    func hugeDelay(backend: TestBackend) async throws {
+        let store = try await TemporaryVault(backend, purgeDelay: .seconds(Int64.max), purgesInBackground: false)
         let vault = store.vault
         let created = try await vault.createObject(name: "n", value: "v", context: ["a": "1"], caller: .alice)
         _ = try await vault.deleteObject(id: created.id, versionCheck: nil, environmentID: Self.env)
@@ -135,7 +105,7 @@ struct DeleteHoldsNameTests {
 
     @Test("the database refuses a second row with a held name", arguments: [false, true])
     func databaseEnforcesHeldNames(deleted: Bool) async throws {
-        let store = try Store(purgeDelay: .seconds(300))
+        let store = try await TemporaryVault(.sqlite, purgeDelay: .seconds(300), purgesInBackground: false)
         let vault = store.vault
         let created = try await vault.createObject(name: "n", value: "v", context: ["a": "1"], caller: .alice)
         if deleted { _ = try await vault.deleteObject(id: created.id, versionCheck: nil, environmentID: Self.env) }
@@ -156,7 +126,11 @@ struct DeleteHoldsNameTests {
 
     @Test("a purged value's sealed bytes are gone from the database file and its WAL", arguments: [true, false])
     func purgedBytesAreGone(zeroDelay: Bool) async throws {
-        let store = try Store(purgeDelay: zeroDelay ? .zero : .seconds(300))
+        let store = try await TemporaryVault(
+            .sqlite,
+            purgeDelay: zeroDelay ? .zero : .seconds(300),
+            purgesInBackground: false
+        )
         let vault = store.vault
         let value = String(repeating: "secret value ", count: 40)
         let created = try await vault.createObject(name: "n", value: value, context: ["a": "1"], caller: .alice)

@@ -9,7 +9,7 @@ import Testing
 @Suite struct DiskFullTests {
     @Test("a write into a full store maps to a disk-full error")
     func fullStoreIsDiskFull() async throws {
-        let temporary = try TemporaryVault()
+        let temporary = try await TemporaryVault(.sqlite)
         let vault = temporary.vault
         _ = try await vault.createObject(name: "first", value: "v", context: ["k": "v"], caller: .alice)
         try await DiskFullTests.fill(vault)

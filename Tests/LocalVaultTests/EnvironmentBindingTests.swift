@@ -36,16 +36,18 @@ import VaultAPI
 
     @Test(
         "a data key issued in one environment does not decrypt or rekey in another",
-        arguments: [
+        arguments: TestBackend.allCases,
+        [
             ["organization_id": "org_abc"],
             ["organization_id": "org_abc", "region": "eu"],
             ["organization_id": "org_other"],
         ] as [KeyContext]
     )
-    func keysStayInTheirEnvironment(context: KeyContext) async throws {
+    func keysStayInTheirEnvironment(backend: TestBackend, context: KeyContext) async throws {
         let (folder, mapping) = try Self.customerKeyFile()
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        let vault = try TemporaryVault(customerKeys: [mapping]).vault
+        let temporary = try await TemporaryVault(backend, customerKeys: [mapping])
+        let vault = temporary.vault
         for (issuer, other) in [(Self.local, Self.staging), (Self.staging, Self.local)] {
             let issued = try await vault.createDataKey(context: context, environmentID: issuer)
             #expect(
@@ -70,11 +72,12 @@ import VaultAPI
         }
     }
 
-    @Test("new blobs are version 2, and one relabelled as version 1 opens nowhere")
-    func relabelledVersionDoesNotOpen() async throws {
+    @Test("new blobs are version 2, and one relabelled as version 1 opens nowhere", arguments: TestBackend.allCases)
+    func relabelledVersionDoesNotOpen(backend: TestBackend) async throws {
         let (folder, mapping) = try Self.customerKeyFile()
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        let vault = try TemporaryVault(customerKeys: [mapping]).vault
+        let temporary = try await TemporaryVault(backend, customerKeys: [mapping])
+        let vault = temporary.vault
         for context in [["organization_id": "org_abc"], ["organization_id": "org_other"]] as [KeyContext] {
             let issued = try await vault.createDataKey(context: context, environmentID: Self.local)
             #expect(issued.encryptedKeys[KeysBlobPrefix.localVault.count] == 2)
@@ -88,11 +91,15 @@ import VaultAPI
         }
     }
 
-    @Test("a replaced customer key: a client's blob is foreign (400), a stored object is a 403")
-    func replacedCustomerKey() async throws {
+    @Test(
+        "a replaced customer key: a client's blob is foreign (400), a stored object is a 403",
+        arguments: TestBackend.allCases
+    )
+    func replacedCustomerKey(backend: TestBackend) async throws {
         let (folder, mapping) = try Self.customerKeyFile()
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        let vault = try TemporaryVault(customerKeys: [mapping]).vault
+        let temporary = try await TemporaryVault(backend, customerKeys: [mapping])
+        let vault = temporary.vault
         let context: KeyContext = ["organization_id": "org_abc"]
         let issued = try await vault.createDataKey(context: context, environmentID: Self.local)
         let object = try await vault.createObject(name: "s", value: "v", context: context, caller: .alice)

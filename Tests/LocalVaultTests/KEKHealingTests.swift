@@ -47,7 +47,7 @@ struct KEKHealingTests {
         ]
     )
     func cutRowHeals(pairs: [String: String], withOtherKEK: Bool) async throws {
-        let temporary = try TemporaryVault()
+        let temporary = try await TemporaryVault(.sqlite)
         if withOtherKEK {
             _ = try await temporary.vault.createDataKey(context: ["tenant": "t1"], environmentID: Self.env)
         }
@@ -89,7 +89,7 @@ struct KEKHealingTests {
 
     @Test("under a wrong root key the store does not open, so nothing is moved aside")
     func wrongRootKeyMovesNothing() async throws {
-        let temporary = try TemporaryVault()
+        let temporary = try await TemporaryVault(.sqlite)
         _ = try await temporary.vault.createDataKey(context: ["tenant": "t1"], environmentID: Self.env)
         _ = try await temporary.vault.createDataKey(context: ["organization_id": "org_next"], environmentID: Self.env)
         let otherKey = temporary.directory + "/other-root.key"

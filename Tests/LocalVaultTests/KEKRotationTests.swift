@@ -17,36 +17,15 @@ struct KEKRotationTests {
         try #require(KeysBlob(parsing: encryptedKeys)).entries.filter { $0.kind == .vault }.map(\.kekID)
     }
 
-    func version(ofKEK id: String, in vault: LocalVault) async throws -> Int? {
-        try await vault.store.pool.read { db in
-            try Int.fetchOne(db, sql: "SELECT version FROM keks WHERE id = ?", arguments: [id])
-        }
-    }
-
-    func sealedValues(_ vault: LocalVault) async throws -> [String: [UInt8]] {
-        try await vault.store.pool.read { db in
-            Dictionary(
-                uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT id, sealed_value FROM object_versions").map {
-                    ($0["id"] as String, Array($0["sealed_value"] as Data))
-                }
-            )
-        }
-    }
-
-    func etags(_ vault: LocalVault) async throws -> [String] {
-        try await vault.store.pool.read { db in
-            try String.fetchAll(db, sql: "SELECT etag FROM object_versions ORDER BY id")
-        }
-    }
-
-    @Test func blobSealedBeforeRotationDecryptsAfterRotationRekeyAndRewrap() async throws {
-        let fixture = try TemporaryVault()
+    @Test(arguments: TestBackend.allCases)
+    func blobSealedBeforeRotationDecryptsAfterRotationRekeyAndRewrap(backend: TestBackend) async throws {
+        let fixture = try await TemporaryVault(backend)
         let vault = fixture.vault
         let env = LocalVault.defaultEnvironmentID
         let before = try await vault.createDataKey(context: context, environmentID: env)
         let object = try await vault.createObject(name: "db", value: "hunter2", context: context, caller: .alice)
         let oldID = try #require(try kekIDs(before.encryptedKeys).first)
-        #expect(try await version(ofKEK: oldID, in: vault) == 1)
+        #expect(try await fixture.kekVersion(id: oldID) == 1)
 
         let rotations = try await vault.rotateKEKs(context: context, environmentID: env)
 
@@ -54,7 +33,7 @@ struct KEKRotationTests {
         let after = try await vault.createDataKey(context: context, environmentID: env)
         let newID = try #require(try kekIDs(after.encryptedKeys).first)
         #expect(newID != oldID)
-        #expect(try await version(ofKEK: newID, in: vault) == 2)
+        #expect(try await fixture.kekVersion(id: newID) == 2)
         #expect(
             try await vault.decryptDataKey(encryptedKeys: before.encryptedKeys, environmentID: env).key == before.key
         )
@@ -63,11 +42,11 @@ struct KEKRotationTests {
         #expect(rekeyed.key == before.key)
         #expect(try await vault.readObject(id: object.id, environmentID: env).value == "hunter2")
 
-        let sealedBefore = try await sealedValues(vault)
-        let etagBefore = try await etags(vault)
+        let sealedBefore = try await fixture.sealedValues()
+        let etagBefore = try await fixture.etags()
         let first = try await vault.rewrapStoredObjects(batchSize: 1)
         #expect(first.rewrapped == 1)
-        let sealedAfter = try await sealedValues(vault)
+        let sealedAfter = try await fixture.sealedValues()
         for (id, old) in sealedBefore {
             let new = try #require(sealedAfter[id])
             let oldBlob = try EnvelopeBlob(parsing: old, layout: .a)
@@ -78,14 +57,15 @@ struct KEKRotationTests {
             #expect(try kekIDs(oldBlob.encryptedKeys) == [oldID])
         }
         #expect(try await vault.readObject(id: object.id, environmentID: env).value == "hunter2")
-        #expect(try await etags(vault) == etagBefore)
+        #expect(try await fixture.etags() == etagBefore)
         let second = try await vault.rewrapStoredObjects()
         #expect(second.rewrapped == 0 && second.skipped == 1)
-        #expect(try await sealedValues(vault) == sealedAfter)
+        #expect(try await fixture.sealedValues() == sealedAfter)
     }
 
-    @Test func retireRefusesWhileStoredObjectsUseVersionAndRefusesDecryptsAfter() async throws {
-        let fixture = try TemporaryVault()
+    @Test(arguments: TestBackend.allCases)
+    func retireRefusesWhileStoredObjectsUseVersionAndRefusesDecryptsAfter(backend: TestBackend) async throws {
+        let fixture = try await TemporaryVault(backend)
         let vault = fixture.vault
         let env = LocalVault.defaultEnvironmentID
         let clientBlob = try await vault.createDataKey(context: context, environmentID: env)
@@ -132,39 +112,32 @@ struct KEKRotationTests {
         }
         #expect(try await fixture.vault.readObject(id: object.id, environmentID: env).value == "hunter2")
         let fresh = try await fixture.vault.createDataKey(context: context, environmentID: env)
-        #expect(try await version(ofKEK: try #require(try kekIDs(fresh.encryptedKeys).first), in: fixture.vault) == 2)
+        #expect(try await fixture.kekVersion(id: try #require(try kekIDs(fresh.encryptedKeys).first)) == 2)
     }
 
-    @Test func rootKeyRotationAfterKEKRotationOpensEveryVersion() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kekrot-\(UUID().uuidString)")
-            .path
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let configuration = LocalVaultConfiguration(dataDirectory: directory, purgesInBackground: false)
+    @Test(arguments: TestBackend.allCases)
+    func rootKeyRotationAfterKEKRotationOpensEveryVersion(backend: TestBackend) async throws {
+        // No background purge: the rotation below needs the store to itself once the vault is closed.
+        let fixture = try await TemporaryVault(backend, purgesInBackground: false)
         let env = LocalVault.defaultEnvironmentID
-        var vault: LocalVault? = try LocalVault(configuration: configuration)
-        let v1 = try await vault!.createDataKey(context: context, environmentID: env)
-        _ = try await vault!.rotateKEKs(context: context, environmentID: env)
-        let v2 = try await vault!.createDataKey(context: context, environmentID: env)
-        vault = nil
+        let v1 = try await fixture.vault.createDataKey(context: context, environmentID: env)
+        _ = try await fixture.vault.rotateKEKs(context: context, environmentID: env)
+        let v2 = try await fixture.vault.createDataKey(context: context, environmentID: env)
 
-        #expect(try await LocalVault.rotateRootKey(configuration: configuration).rewrappedKEKs == 2)
+        let report = try await fixture.whileClosed { try await LocalVault.rotateRootKey(configuration: $0) }
+        #expect(report.rewrappedKEKs == 2)
 
-        let reopened = try LocalVault(configuration: configuration)
+        let reopened = fixture.vault
         #expect(try await reopened.decryptDataKey(encryptedKeys: v1.encryptedKeys, environmentID: env).key == v1.key)
         #expect(try await reopened.decryptDataKey(encryptedKeys: v2.encryptedKeys, environmentID: env).key == v2.key)
         let v3 = try await reopened.createDataKey(context: context, environmentID: env)
         #expect(try kekIDs(v3.encryptedKeys) == (try kekIDs(v2.encryptedKeys)))
     }
 
-    @Test func concurrentRotationsEndWithConsecutiveVersions() async throws {
-        let fixture = try TemporaryVault()
-        let other = try LocalVault(
-            configuration: LocalVaultConfiguration(
-                dataDirectory: fixture.directory,
-                rootKey: .file(fixture.directory + "/root.key")
-            )
-        )
-        let vaults = [fixture.vault, other]
+    @Test(arguments: TestBackend.allCases)
+    func concurrentRotationsEndWithConsecutiveVersions(backend: TestBackend) async throws {
+        let fixture = try await TemporaryVault(backend)
+        let vaults = [fixture.vault, try fixture.openAnother()]
         let env = LocalVault.defaultEnvironmentID
         _ = try await fixture.vault.createDataKey(context: context, environmentID: env)
         let context = self.context
@@ -177,14 +150,11 @@ struct KEKRotationTests {
             return try await group.reduce(into: []) { $0.append($1) }
         }
         #expect(versions.sorted() == Array(2...13))
-        let stored = try await fixture.vault.store.pool.read { db in
-            try Int.fetchAll(db, sql: "SELECT version FROM keks ORDER BY version")
-        }
-        #expect(stored == Array(1...13))
+        #expect(try await fixture.kekVersions() == Array(1...13))
     }
 
     @Test func exclusiveOpenIsRefusedWhileAnotherVaultIsOpen() async throws {
-        let fixture = try TemporaryVault()
+        let fixture = try await TemporaryVault(.sqlite)
         let error = #expect(throws: LocalVaultError.self) {
             try LocalVault.openExclusively(
                 configuration: LocalVaultConfiguration(
@@ -196,8 +166,9 @@ struct KEKRotationTests {
         #expect(error?.message.contains("open in another process") == true)
     }
 
-    @Test func maxAgeRotatesOnlyPairsWhoseNewestVersionIsOlder() async throws {
-        let fixture = try TemporaryVault()
+    @Test(arguments: TestBackend.allCases)
+    func maxAgeRotatesOnlyPairsWhoseNewestVersionIsOlder(backend: TestBackend) async throws {
+        let fixture = try await TemporaryVault(backend)
         let vault = fixture.vault
         let env = LocalVault.defaultEnvironmentID
         _ = try await vault.createDataKey(context: context, environmentID: env)
@@ -211,6 +182,6 @@ struct KEKRotationTests {
         #expect(rotated.allSatisfy { $0.rotation.version == 2 && $0.environmentID == env })
         #expect(try await vault.rotateKEKs(olderThan: .seconds(3_600), now: Date()).isEmpty)
         let fresh = try await vault.createDataKey(context: context, environmentID: env)
-        #expect(try await version(ofKEK: try #require(try kekIDs(fresh.encryptedKeys).first), in: vault) == 2)
+        #expect(try await fixture.kekVersion(id: try #require(try kekIDs(fresh.encryptedKeys).first)) == 2)
     }
 }

@@ -22,7 +22,7 @@ import Darwin
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let fifo = folder + "/org_abc.key"
         #expect(mkfifo(fifo, 0o600) == 0)
-        let temporary = try TemporaryVault(customerKeys: [CustomerKeyTests.mapping(path: fifo)])
+        let temporary = try await TemporaryVault(.sqlite, customerKeys: [CustomerKeyTests.mapping(path: fifo)])
         let vault = temporary.vault
         let env = env
         // More stuck calls than the cooperative pool has threads.

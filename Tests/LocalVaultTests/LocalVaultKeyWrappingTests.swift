@@ -9,13 +9,14 @@ import VaultAPI
 @Suite struct LocalVaultKeyWrappingTests {
     let env = LocalVault.defaultEnvironmentID
 
-    @Test func customerAndVaultKeysAreToldApart() async throws {
+    @Test(arguments: TestBackend.allCases)
+    func customerAndVaultKeysAreToldApart(backend: TestBackend) async throws {
         let keyFolder = FileManager.default.temporaryDirectory.appendingPathComponent("cmk-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: keyFolder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: keyFolder) }
         let keyPath = keyFolder + "/org_abc.key"
         try Data(try DataKey.generate().base64EncodedString().utf8).write(to: URL(fileURLWithPath: keyPath))
-        let temporary = try TemporaryVault(customerKeys: [CustomerKeyTests.mapping(path: keyPath)])
+        let temporary = try await TemporaryVault(backend, customerKeys: [CustomerKeyTests.mapping(path: keyPath)])
 
         let byok = try await temporary.vault.createDataKey(
             context: ["organization_id": "org_abc", "region": "eu"],

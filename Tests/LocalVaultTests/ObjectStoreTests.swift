@@ -7,8 +7,9 @@ import VaultAPI
 @Suite struct ObjectStoreTests {
     let env = LocalVault.defaultEnvironmentID
 
-    @Test func createReadUpdateDescribeVersionsDelete() async throws {
-        let temporary = try TemporaryVault()
+    @Test(arguments: TestBackend.allCases)
+    func createReadUpdateDescribeVersionsDelete(backend: TestBackend) async throws {
+        let temporary = try await TemporaryVault(backend)
         let vault = temporary.vault
         let created = try await vault.createObject(
             name: "stripe/api-key",
@@ -69,8 +70,9 @@ import VaultAPI
         }
     }
 
-    @Test func namesAreUniqueAndReusableOnceTheDeletedObjectIsPurged() async throws {
-        let temporary = try TemporaryVault()
+    @Test(arguments: TestBackend.allCases)
+    func namesAreUniqueAndReusableOnceTheDeletedObjectIsPurged(backend: TestBackend) async throws {
+        let temporary = try await TemporaryVault(backend)
         let vault = temporary.vault
         let first = try await vault.createObject(name: "db", value: "one", context: ["a": "1"], caller: .alice)
         let duplicate = await #expect(throws: LocalVaultError.self) {
@@ -91,8 +93,9 @@ import VaultAPI
         #expect(try await vault.readObject(named: "db", environmentID: "environment_staging").value == "staging")
     }
 
-    @Test func environmentsAreIsolated() async throws {
-        let temporary = try TemporaryVault()
+    @Test(arguments: TestBackend.allCases)
+    func environmentsAreIsolated(backend: TestBackend) async throws {
+        let temporary = try await TemporaryVault(backend)
         let created = try await temporary.vault.createObject(name: "x", value: "v", context: ["a": "1"], caller: .alice)
         let error = await #expect(throws: LocalVaultError.self) {
             _ = try await temporary.vault.readObject(id: created.id, environmentID: "environment_staging")
@@ -103,8 +106,9 @@ import VaultAPI
         )
     }
 
-    @Test func ofConcurrentUpdatesWithTheSameVersionCheckExactlyOneWins() async throws {
-        let temporary = try TemporaryVault()
+    @Test(arguments: TestBackend.allCases)
+    func ofConcurrentUpdatesWithTheSameVersionCheckExactlyOneWins(backend: TestBackend) async throws {
+        let temporary = try await TemporaryVault(backend)
         let vault = temporary.vault
         let created = try await vault.createObject(name: "counter", value: "0", context: ["a": "1"], caller: .alice)
         let check = try #require(created.versionID)
@@ -133,8 +137,9 @@ import VaultAPI
         #expect(try await vault.listVersions(id: created.id, environmentID: env).data.count == 2)
     }
 
-    @Test func listingPagesThroughEverythingInBothOrders() async throws {
-        let temporary = try TemporaryVault()
+    @Test(arguments: TestBackend.allCases)
+    func listingPagesThroughEverythingInBothOrders(backend: TestBackend) async throws {
+        let temporary = try await TemporaryVault(backend)
         let vault = temporary.vault
         var ids: [String] = []
         for index in 0..<23 {
@@ -180,8 +185,9 @@ import VaultAPI
         #expect(error?.httpStatus == 422)
     }
 
-    @Test func updatedAfterFiltersByLastWrite() async throws {
-        let temporary = try TemporaryVault()
+    @Test(arguments: TestBackend.allCases)
+    func updatedAfterFiltersByLastWrite(backend: TestBackend) async throws {
+        let temporary = try await TemporaryVault(backend)
         let vault = temporary.vault
         let old = try await vault.createObject(name: "old", value: "v", context: ["a": "1"], caller: .alice)
         _ = try await vault.createObject(name: "untouched", value: "v", context: ["a": "1"], caller: .alice)
@@ -194,7 +200,7 @@ import VaultAPI
     }
 
     @Test func theDatabaseNeverHoldsPlaintextValuesOrKeys() async throws {
-        let temporary = try TemporaryVault()
+        let temporary = try await TemporaryVault(.sqlite)
         let vault = temporary.vault
         let marker = "PLAINTEXT-MARKER-\(UUID().uuidString)"
         let created = try await vault.createObject(name: "n", value: marker, context: ["a": "1"], caller: .alice)
@@ -213,8 +219,9 @@ import VaultAPI
         }
     }
 
-    @Test func deletedObjectsArePurged() async throws {
-        let temporary = try TemporaryVault()
+    @Test(arguments: TestBackend.allCases)
+    func deletedObjectsArePurged(backend: TestBackend) async throws {
+        let temporary = try await TemporaryVault(backend)
         let vault = temporary.vault
         let created = try await vault.createObject(name: "gone", value: "v", context: ["a": "1"], caller: .alice)
         _ = try await vault.createObject(name: "kept", value: "v", context: ["a": "1"], caller: .alice)
@@ -224,8 +231,9 @@ import VaultAPI
         #expect(try await vault.readObject(named: "kept", environmentID: env).value == "v")
     }
 
-    @Test func invalidNamesAndContextsAreRejected() async throws {
-        let temporary = try TemporaryVault()
+    @Test(arguments: TestBackend.allCases)
+    func invalidNamesAndContextsAreRejected(backend: TestBackend) async throws {
+        let temporary = try await TemporaryVault(backend)
         for (name, context) in [("", ["a": "1"]), (String(repeating: "n", count: 201), ["a": "1"]), ("ok", [:])]
             as [(String, [String: String])]
         {
@@ -242,8 +250,9 @@ import VaultAPI
         #expect(try await temporary.vault.listObjects(ListObjectsQuery(), environmentID: env).data.isEmpty)
     }
 
-    @Test func volatileIdempotencyRecordsReplayButDoNotSurviveARestart() async throws {
-        let temporary = try TemporaryVault()
+    @Test(arguments: TestBackend.allCases)
+    func volatileIdempotencyRecordsReplayButDoNotSurviveARestart(backend: TestBackend) async throws {
+        let temporary = try await TemporaryVault(backend)
         let vault = temporary.vault
         #expect(try await vault.claimIdempotencyKey(scope: "s", key: "k", requestHash: "h", durable: false) == .claimed)
         #expect(
@@ -267,8 +276,9 @@ import VaultAPI
         )
     }
 
-    @Test func idempotencyKeysReplayTheFirstResponse() async throws {
-        let temporary = try TemporaryVault()
+    @Test(arguments: TestBackend.allCases)
+    func idempotencyKeysReplayTheFirstResponse(backend: TestBackend) async throws {
+        let temporary = try await TemporaryVault(backend)
         let vault = temporary.vault
         #expect(try await vault.claimIdempotencyKey(scope: "key_a", key: "k1", requestHash: "h1") == .claimed)
         #expect(try await vault.claimIdempotencyKey(scope: "key_a", key: "k1", requestHash: "h1") == .inProgress)

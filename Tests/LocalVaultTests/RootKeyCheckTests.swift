@@ -27,19 +27,14 @@ import VaultAPI
         }
     }
 
-    @Test("another root key is refused, from a file or from VAULT_ROOT_KEY")
-    func anotherRootKeyIsRefused() async throws {
-        let temporary = try TemporaryVault()
+    @Test("another root key is refused, from a file or from VAULT_ROOT_KEY", arguments: TestBackend.allCases)
+    func anotherRootKeyIsRefused(backend: TestBackend) async throws {
+        let temporary = try await TemporaryVault(backend)
         let issued = try await temporary.vault.createDataKey(context: ["organization_id": "org_1"], environmentID: env)
         let original = try Data(contentsOf: URL(fileURLWithPath: temporary.directory + "/root.key"))
         let other = try DataKey.generate()
         expectRootKeyRefusal("the root key does not match the store") {
-            try LocalVault(
-                configuration: LocalVaultConfiguration(
-                    dataDirectory: temporary.directory,
-                    rootKey: .base64(other.base64EncodedString())
-                )
-            )
+            try temporary.openAnother(rootKey: .base64(other.base64EncodedString()))
         }
         try Data(other.base64EncodedString().utf8).write(to: URL(fileURLWithPath: temporary.directory + "/root.key"))
         expectRootKeyRefusal("the root key does not match the store") {
@@ -47,20 +42,15 @@ import VaultAPI
             return temporary.vault
         }
         // The right key still opens it.
-        let reopened = try LocalVault(
-            configuration: LocalVaultConfiguration(
-                dataDirectory: temporary.directory,
-                rootKey: .base64(original.base64EncodedString())
-            )
-        )
+        let reopened = try temporary.openAnother(rootKey: .base64(original.base64EncodedString()))
         #expect(
             try await reopened.decryptDataKey(encryptedKeys: issued.encryptedKeys, environmentID: env).key == issued.key
         )
     }
 
-    @Test("a store that holds data never gets a new root key file")
-    func missingRootKeyIsNotRecreated() async throws {
-        let temporary = try TemporaryVault()
+    @Test("a store that holds data never gets a new root key file", arguments: TestBackend.allCases)
+    func missingRootKeyIsNotRecreated(backend: TestBackend) async throws {
+        let temporary = try await TemporaryVault(backend)
         _ = try await temporary.vault.createDataKey(context: ["organization_id": "org_1"], environmentID: env)
         let keyPath = temporary.directory + "/root.key"
         try FileManager.default.removeItem(atPath: keyPath)

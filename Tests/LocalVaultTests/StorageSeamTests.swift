@@ -13,7 +13,7 @@ import VaultAPI
 
     @Test("a vault opened on a storage checks its root key against it and serves its objects")
     func openOnAStorage() async throws {
-        let temporary = try TemporaryVault()
+        let temporary = try await TemporaryVault(.sqlite)
         let created = try await temporary.vault.createObject(
             name: "n",
             value: "v",
@@ -44,7 +44,7 @@ import VaultAPI
 
     @Test("the purge deletes the idempotency records older than the replay window, and only those")
     func purgeExpiresIdempotencyRecords() async throws {
-        let temporary = try TemporaryVault()
+        let temporary = try await TemporaryVault(.sqlite)
         let vault = temporary.vault
         let old = Date().addingTimeInterval(-LocalVault.idempotencyWindow - 60)
         #expect(try await vault.claimIdempotencyKey(scope: "s", key: "old", requestHash: "h", now: old) == .claimed)
@@ -57,9 +57,12 @@ import VaultAPI
         #expect(keys == ["new"])
     }
 
-    @Test("the name search ignores the case of ASCII letters only, and takes % and _ as themselves")
-    func nameSearchRule() async throws {
-        let temporary = try TemporaryVault()
+    @Test(
+        "the name search ignores the case of ASCII letters only, and takes % and _ as themselves",
+        arguments: TestBackend.allCases
+    )
+    func nameSearchRule(backend: TestBackend) async throws {
+        let temporary = try await TemporaryVault(backend)
         let vault = temporary.vault
         for name in ["Alpha_one", "alphaXone", "ÄLPHA", "äLPHA", "100%"] {
             _ = try await vault.createObject(name: name, value: "v", context: ["k": "v"], caller: .alice)

@@ -24,7 +24,7 @@ import Darwin
     func newStoreFilesArePrivate() async throws {
         let previous = umask(0o022)
         defer { umask(previous) }
-        let temporary = try TemporaryVault()
+        let temporary = try await TemporaryVault(.sqlite)
         _ = try await temporary.vault.createDataKey(context: ["k": "v"], environmentID: LocalVault.defaultEnvironmentID)
         for suffix in ["", "-wal", "-shm"] {
             let path = temporary.directory + "/vault.sqlite" + suffix
@@ -44,8 +44,8 @@ import Darwin
     }
 
     @Test("a root key or customer key file readable by group or others is warned about at start")
-    func sharedKeyFilesAreReported() throws {
-        let temporary = try TemporaryVault()
+    func sharedKeyFilesAreReported() async throws {
+        let temporary = try await TemporaryVault(.sqlite)
         let keyPath = temporary.directory + "/cmk.key"
         try Data(try DataKey.generate().base64EncodedString().utf8).write(to: URL(fileURLWithPath: keyPath))
         chmod(keyPath, 0o640)

@@ -29,7 +29,7 @@ struct StoredTextTests {
     @Test("every text column reads back byte for byte", arguments: 0..<samples.count)
     func everyTextColumnReadsBackByteForByte(index: Int) async throws {
         let sample = Self.samples[index].text
-        let temporary = try TemporaryVault()
+        let temporary = try await TemporaryVault(.sqlite)
         let vault = temporary.vault
         let caller = VaultCaller(
             environmentID: "environment_" + sample,
@@ -129,7 +129,7 @@ struct StoredTextTests {
         arguments: ["environment", "actor id", "actor name", "idempotency scope", "idempotency key", "request hash"]
     )
     func nulIsRefusedEverywhere(column: String) async throws {
-        let temporary = try TemporaryVault()
+        let temporary = try await TemporaryVault(.sqlite)
         let vault = temporary.vault
         let cut = "clean\u{0}tail"
         var caller = VaultCaller.alice

@@ -2,33 +2,63 @@ import Foundation
 import LocalVault
 import VaultAPI
 
-/// A vault in a fresh temporary folder, removed when the value is released.
+/// A vault on a new, empty store of one backend, with its root key in a fresh temporary folder
+/// that is removed when the value is released. For SQLite that folder also holds the store.
+// @unchecked: `reopen()` and `whileClosed(_:)` replace the vault; a test calls them from its own
+// task only, never while another task of it uses the value.
 final class TemporaryVault: @unchecked Sendable {
+    let backend: TestBackend
+    /// The root key file (`root.key`) and, for SQLite, the store.
     let directory: String
-    private(set) var vault: LocalVault
+    /// How the vault was opened: `reopen()` and `openAnother(rootKey:)` open the same store with it.
+    private(set) var configuration: LocalVaultConfiguration
+    // Only nil inside `whileClosed(_:)`.
+    private var opened: LocalVault?
 
-    init(customerKeys: [CustomerKeyMapping] = []) throws {
+    var vault: LocalVault { opened! }
+
+    init(
+        _ backend: TestBackend,
+        customerKeys: [CustomerKeyMapping] = [],
+        purgeDelay: Duration = LocalVaultConfiguration.defaultPurgeDelay,
+        purgesInBackground: Bool = true
+    ) async throws {
+        self.backend = backend
         directory =
             FileManager.default.temporaryDirectory
             .appendingPathComponent("localvault-tests-\(UUID().uuidString)").path
-        vault = try LocalVault(
-            configuration: LocalVaultConfiguration(
-                dataDirectory: directory,
-                rootKey: .file(directory + "/root.key"),
-                customerKeys: customerKeys
-            )
-        )
+        configuration = try await backend.freshStore(directory: directory)
+        configuration.customerKeys = customerKeys
+        configuration.purgeDelay = purgeDelay
+        configuration.purgesInBackground = purgesInBackground
+        opened = try LocalVault(configuration: configuration)
     }
 
-    /// Opens the same folder again, as a restart would.
+    /// Opens the same store again, as a restart would.
     func reopen(customerKeys: [CustomerKeyMapping] = []) throws {
-        vault = try LocalVault(
-            configuration: LocalVaultConfiguration(
-                dataDirectory: directory,
-                rootKey: .file(directory + "/root.key"),
-                customerKeys: customerKeys
-            )
-        )
+        configuration.customerKeys = customerKeys
+        opened = try LocalVault(configuration: configuration)
+    }
+
+    /// A second vault on the same store (another process, in effect), optionally with another root key.
+    func openAnother(rootKey: RootKeySource? = nil) throws -> LocalVault {
+        var another = configuration
+        if let rootKey { another.rootKey = rootKey }
+        return try LocalVault(configuration: another)
+    }
+
+    /// Runs `body` while no vault of this value is open on the store, as an offline admin command
+    /// runs, then reopens it. Callers hold no other reference to `vault` across the call.
+    func whileClosed<Value>(_ body: (LocalVaultConfiguration) async throws -> Value) async throws -> Value {
+        opened = nil
+        let outcome: Result<Value, any Error>
+        do {
+            outcome = .success(try await body(configuration))
+        } catch {
+            outcome = .failure(error)
+        }
+        opened = try LocalVault(configuration: configuration)
+        return try outcome.get()
     }
 
     deinit { try? FileManager.default.removeItem(atPath: directory) }

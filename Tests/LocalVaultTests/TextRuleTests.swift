@@ -25,9 +25,12 @@ struct TextRuleTests {
         #expect(!ControlCharacters.occur(in: "\u{C2}\u{A0}"))
     }
 
-    @Test("a NUL in a context value or key is refused, and the clean context keeps working")
-    func nulInContext() async throws {
-        let temporary = try TemporaryVault()
+    @Test(
+        "a NUL in a context value or key is refused, and the clean context keeps working",
+        arguments: TestBackend.allCases
+    )
+    func nulInContext(backend: TestBackend) async throws {
+        let temporary = try await TemporaryVault(backend)
         let vault = temporary.vault
         for context: KeyContext in [["organization_id": "org_next\u{0}"], ["organization_id\u{0}zz": "org_next"]] {
             let error = await #expect(throws: LocalVaultError.self) {
@@ -48,9 +51,9 @@ struct TextRuleTests {
         #expect(again.key == clean.key)
     }
 
-    @Test("every control character is refused in names, keys and values", arguments: controls)
-    func controlCharacters(control: String) async throws {
-        let temporary = try TemporaryVault()
+    @Test("every control character is refused in names, keys and values", arguments: TestBackend.allCases, controls)
+    func controlCharacters(backend: TestBackend, control: String) async throws {
+        let temporary = try await TemporaryVault(backend)
         let vault = temporary.vault
         for context: KeyContext in [["k": "v\(control)"], ["k\(control)": "v"], ["\(control)": "v"]] {
             let error = await #expect(throws: LocalVaultError.self) {
@@ -69,9 +72,9 @@ struct TextRuleTests {
         }
     }
 
-    @Test("ids, names, cursors and searches holding control characters match nothing")
-    func lookups() async throws {
-        let temporary = try TemporaryVault()
+    @Test("ids, names, cursors and searches holding control characters match nothing", arguments: TestBackend.allCases)
+    func lookups(backend: TestBackend) async throws {
+        let temporary = try await TemporaryVault(backend)
         let vault = temporary.vault
         let first = try await vault.createObject(name: "stripe", value: "v", context: ["k": "v"], caller: .alice)
         _ = try await vault.createObject(name: "second", value: "v", context: ["k": "v"], caller: .alice)
@@ -122,9 +125,9 @@ struct TextRuleTests {
         #expect(try await vault.listVersions(id: id, environmentID: Self.env).data.count == 1)
     }
 
-    @Test("names and contexts have byte caps next to their character limits")
-    func byteCaps() async throws {
-        let temporary = try TemporaryVault()
+    @Test("names and contexts have byte caps next to their character limits", arguments: TestBackend.allCases)
+    func byteCaps(backend: TestBackend) async throws {
+        let temporary = try await TemporaryVault(backend)
         let vault = temporary.vault
         // 200 characters, each an "e" with four combining marks: 1,800 bytes.
         let heavy = String(repeating: "e\u{301}\u{302}\u{303}\u{304}", count: 200)
@@ -183,9 +186,9 @@ struct TextRuleTests {
         #expect(!"\(decoded.map { "\($0)" } ?? "ECHO_MARKER")".contains("ECHO_MARKER"))
     }
 
-    @Test("a crafted customer-key id in encrypted_keys is never quoted back")
-    func customerKeyIDIsNotEchoed() async throws {
-        let temporary = try TemporaryVault()
+    @Test("a crafted customer-key id in encrypted_keys is never quoted back", arguments: TestBackend.allCases)
+    func customerKeyIDIsNotEchoed(backend: TestBackend) async throws {
+        let temporary = try await TemporaryVault(backend)
         let crafted = KeysBlob(
             dataKeyID: UUID(),
             entries: [KeysBlob.Entry(kind: .customer, kekID: "ECHO_MARKER_cmk", wrappedKey: [1, 2, 3])]

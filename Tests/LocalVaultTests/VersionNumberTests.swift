@@ -12,9 +12,9 @@ struct VersionNumberTests {
     static let env = LocalVault.defaultEnvironmentID
     static let bob = VaultCaller(environmentID: env, actor: Actor(id: "key_bob", name: "sk_…bob2"))
 
-    @Test("versions are numbered from 1 and each reads back as it was")
-    func numberedAndReadable() async throws {
-        let temporary = try TemporaryVault()
+    @Test("versions are numbered from 1 and each reads back as it was", arguments: TestBackend.allCases)
+    func numberedAndReadable(backend: TestBackend) async throws {
+        let temporary = try await TemporaryVault(backend)
         let vault = temporary.vault
         let context: KeyContext = ["organization_id": "org_1"]
         let created = try await vault.createObject(name: "db", value: "one", context: context, caller: .alice)
@@ -68,9 +68,9 @@ struct VersionNumberTests {
         #expect(otherEnvironment == LocalVaultError.objectNotFound)
     }
 
-    @Test("an update names the version it expects by number")
-    func expectedVersion() async throws {
-        let temporary = try TemporaryVault()
+    @Test("an update names the version it expects by number", arguments: TestBackend.allCases)
+    func expectedVersion(backend: TestBackend) async throws {
+        let temporary = try await TemporaryVault(backend)
         let vault = temporary.vault
         let created = try await vault.createObject(name: "db", value: "one", context: ["a": "1"], caller: .alice)
         let updated = try await vault.updateObject(
@@ -107,9 +107,9 @@ struct VersionNumberTests {
         #expect(try await vault.readObject(id: created.id, environmentID: Self.env).value == "two")
     }
 
-    @Test("of concurrent updates expecting the same version number exactly one wins")
-    func concurrentExpectedVersion() async throws {
-        let temporary = try TemporaryVault()
+    @Test("of concurrent updates expecting the same version number exactly one wins", arguments: TestBackend.allCases)
+    func concurrentExpectedVersion(backend: TestBackend) async throws {
+        let temporary = try await TemporaryVault(backend)
         let vault = temporary.vault
         let created = try await vault.createObject(name: "counter", value: "0", context: ["a": "1"], caller: .alice)
         let outcomes = await withTaskGroup(of: Int.self) { group in
@@ -139,9 +139,9 @@ struct VersionNumberTests {
         #expect(versions.map(\.version) == [2, 1])
     }
 
-    @Test("concurrent updates without a check get distinct, gapless numbers")
-    func concurrentLastWriteWins() async throws {
-        let temporary = try TemporaryVault()
+    @Test("concurrent updates without a check get distinct, gapless numbers", arguments: TestBackend.allCases)
+    func concurrentLastWriteWins(backend: TestBackend) async throws {
+        let temporary = try await TemporaryVault(backend)
         let vault = temporary.vault
         let created = try await vault.createObject(name: "counter", value: "0", context: ["a": "1"], caller: .alice)
         try await withThrowingTaskGroup(of: Void.self) { group in
