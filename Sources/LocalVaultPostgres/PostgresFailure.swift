@@ -9,6 +9,10 @@ import Glibc
 import Darwin
 #endif
 
+/// An error this module throws to itself (out of a transaction, to roll it back), passed through
+/// ``PostgresFailure/storageError(_:)`` unchanged.
+protocol StorageSignal: Error {}
+
 /// What a PostgresNIO failure means to the engine (``StorageError``). Messages hold an SQLSTATE or
 /// the name of a condition, never SQL text, bound values or the server's own message (which may
 /// quote a value).
@@ -17,7 +21,7 @@ enum PostgresFailure {
     /// ``StorageError``.
     static func storageError(_ error: any Error) -> any Error {
         switch error {
-        case is LocalVaultError, is StorageError, is CancellationError: return error
+        case is LocalVaultError, is StorageError, is CancellationError, is StorageSignal: return error
         case let error as PSQLError: return storageError(error)
         // The pool's own error (its connections keep failing, or it is closed) is a type of an
         // underscored module of PostgresNIO, not its API: known by its name.

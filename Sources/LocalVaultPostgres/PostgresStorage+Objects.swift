@@ -28,18 +28,23 @@ extension PostgresStorage {
                     try await connection.run("DELETE FROM objects WHERE id = \(holderID)")
                     purged = true
                 }
-                try await connection.run(
-                    """
-                    INSERT INTO objects (id, environment_id, name, key_context, created_at, updated_at,
-                                         updated_by_id, updated_by_name, current_version_id)
-                    VALUES (\(object.id), \(object.environmentID), \(object.name), \(object.contextJSON), \(now),
-                            \(now), \(firstVersion.actor.id), \(firstVersion.actor.name), \(firstVersion.id))
-                    """
-                )
+                do {
+                    try await connection.run(
+                        """
+                        INSERT INTO objects (id, environment_id, name, key_context, created_at, updated_at,
+                                             updated_by_id, updated_by_name, current_version_id)
+                        VALUES (\(object.id), \(object.environmentID), \(object.name), \(object.contextJSON),
+                                \(now), \(now), \(firstVersion.actor.id), \(firstVersion.actor.name),
+                                \(firstVersion.id))
+                        """
+                    )
+                } catch  where PostgresFailure.isUniqueViolation(error, constraint: "objects_name") {
+                    throw NameTakenMeanwhile()
+                }
                 try await Self.insert(firstVersion, objectID: object.id, number: 1, connection)
                 return .created(purgedHolder: purged)
             }
-        } catch  where PostgresFailure.isUniqueViolation(error, constraint: "objects_name") {
+        } catch is NameTakenMeanwhile {
             // Another process inserted the name meanwhile: say who holds it now.
             let holder = try await withConnection { connection in
                 try await connection.rows(
@@ -53,6 +58,9 @@ extension PostgresStorage {
             return .nameInUse
         }
     }
+
+    /// Another transaction inserted the name after this one found it free.
+    private struct NameTakenMeanwhile: StorageSignal {}
 
     /// An object at its current version.
     private static let currentSelection = SQLText(
