@@ -129,6 +129,7 @@ let package = Package(
                 "LocalVaultPostgres",
                 "LocalVault",
                 "VaultAPI",
+                "EnvelopeCrypto",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),

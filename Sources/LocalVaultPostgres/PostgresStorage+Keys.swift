@@ -43,6 +43,23 @@ extension PostgresStorage {
         newKeyLocation: String,
         beforeCommit: @Sendable () throws -> Void
     ) async throws -> RootKeyRewrap.Counts {
+        do {
+            return try await rotateRootKeyRows(rewrap, newKeyLocation: newKeyLocation, beforeCommit: beforeCommit)
+        } catch let stopped as StoppedBeforeCommit {
+            throw stopped.error
+        }
+    }
+
+    /// What `beforeCommit` threw, carried out of the transaction as it is.
+    private struct StoppedBeforeCommit: StorageSignal {
+        let error: any Error
+    }
+
+    private func rotateRootKeyRows(
+        _ rewrap: RootKeyRewrap,
+        newKeyLocation: String,
+        beforeCommit: @Sendable () throws -> Void
+    ) async throws -> RootKeyRewrap.Counts {
         try await inTransaction { connection in
             var counts = RootKeyRewrap.Counts()
             // Locked, so that no KEK version is added and no response stored meanwhile.
@@ -81,7 +98,11 @@ extension PostgresStorage {
                     """
                 )
             }
-            try beforeCommit()
+            do {
+                try beforeCommit()
+            } catch {
+                throw StoppedBeforeCommit(error: error)
+            }
             return counts
         }
     }

@@ -45,14 +45,16 @@ import Testing
         }
     }
 
-    /// A closed port on loopback: refused at once, and the message names the database without its
-    /// password. No PostgreSQL is needed.
+    /// A closed port on loopback, through the public entry: refused at once, and the message names
+    /// the database without its password. No PostgreSQL is needed.
     @Test(.timeLimit(.minutes(1))) func anUnreachableDatabaseFailsWithinTheBound() async throws {
         let port = try closedPort()
-        let url = try PostgresDatabaseURL(parsing: "postgres://vault:hidden@127.0.0.1:\(port)/vault")
         let start = ContinuousClock.now
         await #expect {
-            _ = try await PostgresStorage(url: url, connectTimeout: .seconds(10))
+            _ = try await LocalVault.open(
+                databaseURL: "postgres://vault:hidden@127.0.0.1:\(port)/vault",
+                configuration: LocalVaultConfiguration(dataDirectory: "/nonexistent-vault-test")
+            )
         } throws: { error in
             guard let error = error as? LocalVaultError else { return false }
             return error.kind == .internalError
@@ -60,6 +62,17 @@ import Testing
                 && !error.message.contains("hidden")
         }
         #expect(ContinuousClock.now - start < .seconds(30))
+    }
+
+    @Test func anUnreadableRootCertificateFileIsAClearError() async throws {
+        let url = try PostgresDatabaseURL(
+            parsing: "postgres://vault@127.0.0.1:\(try closedPort())/vault?sslmode=require&sslrootcert=/nonexistent.pem"
+        )
+        await #expect {
+            _ = try await PostgresStorage(url: url)
+        } throws: { error in
+            (error as? LocalVaultError)?.message.contains("sslrootcert") == true
+        }
     }
 
     /// A port that was free a moment ago (bound, then closed).
