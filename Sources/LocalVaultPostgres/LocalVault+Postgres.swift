@@ -9,8 +9,10 @@ extension LocalVault {
     /// The schema is created or migrated on open (once, when instances start at the same time).
     /// - Parameters:
     ///   - databaseURL: `postgres://user[:password]@host[:port]/database[?sslmode=...&sslrootcert=FILE]`
-    ///     (see ``PostgresDatabaseURL``): a loopback host is reached without TLS unless `sslmode`
-    ///     says otherwise, any other host with TLS verified (`verify-full`).
+    ///     (also `postgresql://`): a loopback host is reached without TLS unless `sslmode` says
+    ///     otherwise, any other host with TLS verified (`verify-full`); `require` verifies the
+    ///     certificate chain but not the host name; `sslrootcert` names the PEM file of the
+    ///     certificates that sign the server's (the system's roots otherwise).
     ///   - configuration: the root key, customer keys and purge settings; its data directory holds
     ///     no store here.
     /// - Throws: ``LocalVaultError``: `invalidRequest` for a URL that breaks the rules above;
