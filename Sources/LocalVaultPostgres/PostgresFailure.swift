@@ -101,6 +101,8 @@ enum PostgresFailure {
             guard let first = error.connectionErrors.first else { return "no address to connect to" }
             return describe(first.error)
         case ChannelError.connectTimeout: return "no answer in time"
+        case let error as NIOSSLExtraError where error == .failedToValidateHostname:
+            return "the server's certificate does not name this host (sslmode=verify-full checks it)"
         default:
             let type = "\(type(of: error))"
             if type.contains("SSL") {
