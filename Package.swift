@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "EnvelopeCrypto", targets: ["EnvelopeCrypto"]),
         .library(name: "VaultAPI", targets: ["VaultAPI"]),
         .library(name: "LocalVault", targets: ["LocalVault"]),
+        .library(name: "LocalVaultPostgres", targets: ["LocalVaultPostgres"]),
         .library(name: "WorkOSVault", targets: ["WorkOSVault"]),
         .library(name: "LocalVaultServer", targets: ["LocalVaultServer"]),
         .executable(name: "vault", targets: ["vault"]),
@@ -19,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // C modules are implementation details: never products, imported by one module each.
@@ -66,6 +68,18 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The PostgreSQL store, shared by several `vault serve` instances.
+        .target(
+            name: "LocalVaultPostgres",
+            dependencies: [
+                "LocalVault",
+                "VaultAPI",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .target(
             name: "LocalVaultServer",
             dependencies: [
@@ -107,6 +121,16 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "LocalVaultPostgresTests",
+            dependencies: [
+                "LocalVaultPostgres",
+                "LocalVault",
+                "VaultAPI",
+                "EnvelopeCrypto",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
         .testTarget(

@@ -18,7 +18,7 @@ extension StatementArguments {
 
 extension LocalVaultError {
     /// Text holding U+0000 reached the store (400): refused, never stored or matched cut short.
-    static let textHoldsNUL = LocalVaultError(
+    package static let textHoldsNUL = LocalVaultError(
         .invalidRequest,
         "text holding U+0000 (NUL) cannot be stored or looked up"
     )
