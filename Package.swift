@@ -85,6 +85,7 @@ let package = Package(
             dependencies: [
                 "EnvelopeCrypto",
                 "LocalVault",
+                "LocalVaultPostgres",
                 "VaultAPI",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -101,6 +102,7 @@ let package = Package(
                 "VaultAPI",
                 "WorkOSVault",
                 "LocalVault",
+                "LocalVaultPostgres",
                 "LocalVaultServer",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -116,6 +118,7 @@ let package = Package(
             name: "LocalVaultTests",
             dependencies: [
                 "LocalVault",
+                "LocalVaultPostgres",
                 "VaultAPI",
                 "EnvelopeCrypto",
                 .product(name: "GRDB", package: "GRDB.swift"),

@@ -79,6 +79,12 @@ public enum RootKeySource: Sendable, CustomStringConvertible, CustomDebugStringC
     /// never leaves a short key file.
     private static func create(path: String) throws -> DataKey {
         let key = try DataKey.generate()
+        // The data folder of a store kept elsewhere (PostgreSQL) holds only this file: made private.
+        try? FileManager.default.createDirectory(
+            atPath: (path as NSString).deletingLastPathComponent,
+            withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o700]
+        )
         let temporary = path + ".\(getpid()).tmp"
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else {

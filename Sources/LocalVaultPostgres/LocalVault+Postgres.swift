@@ -24,3 +24,28 @@ extension LocalVault {
         return try await open(storage: storage, configuration: configuration, storeDescription: url.redactedDescription)
     }
 }
+
+extension LocalVault {
+    /// Replaces the root key of a PostgreSQL store with a new random one, as
+    /// ``LocalVault/rotateRootKey(configuration:newKeyFile:)`` does for a data folder: every KEK
+    /// re-wrapped and every stored response re-sealed in one transaction, the new key written
+    /// first (to `root.key.next`, or to `newKeyFile` for a root key from `VAULT_ROOT_KEY`).
+    ///
+    /// Stop every `vault serve` on the database first: an instance that keeps running holds the
+    /// old key and could not open KEKs created under the new one.
+    /// - Throws: ``LocalVaultError``, as ``open(databaseURL:configuration:)`` and the rotation.
+    public static func rotateRootKey(
+        databaseURL: String,
+        configuration: LocalVaultConfiguration,
+        newKeyFile: String? = nil
+    ) async throws -> RootKeyRotationReport {
+        let url = try PostgresDatabaseURL(parsing: databaseURL)
+        let storage = try await PostgresStorage(url: url)
+        return try await rotateRootKey(
+            storage: storage,
+            configuration: configuration,
+            newKeyFile: newKeyFile,
+            storeDescription: url.redactedDescription
+        )
+    }
+}

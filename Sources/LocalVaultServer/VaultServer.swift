@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdCore
 import LocalVault
+import LocalVaultPostgres
 import Logging
 import NIOCore
 import ServiceLifecycle
@@ -12,8 +13,12 @@ public struct VaultServerConfiguration: Sendable {
     public var host: String
     /// The port to bind; 0 picks a free one.
     public var port: Int
-    /// The engine's data folder.
+    /// The engine's data folder: its SQLite store (unless ``databaseURL`` is set) and, by
+    /// default, its root key file.
     public var dataDirectory: String
+    /// A PostgreSQL URL: the store is that database, shared with other instances; nil for the
+    /// data folder's SQLite store.
+    public var databaseURL: String?
     /// The accepted API keys.
     public var apiKeys: APIKeyRing
     /// Customer-managed keys (BYOK).
@@ -33,6 +38,7 @@ public struct VaultServerConfiguration: Sendable {
         host: String = "127.0.0.1",
         port: Int = 8080,
         dataDirectory: String,
+        databaseURL: String? = nil,
         apiKeys: APIKeyRing,
         customerKeys: [CustomerKeyMapping] = [],
         rateLimit: RateLimit = .workOSDefault,
@@ -45,6 +51,7 @@ public struct VaultServerConfiguration: Sendable {
         self.host = host
         self.port = port
         self.dataDirectory = dataDirectory
+        self.databaseURL = databaseURL
         self.apiKeys = apiKeys
         self.customerKeys = customerKeys
         self.rateLimit = rateLimit
@@ -169,16 +176,20 @@ public enum VaultServer {
                 ]
             )
         }
-        let vault = try LocalVault(
-            configuration: LocalVaultConfiguration(
-                dataDirectory: configuration.dataDirectory,
-                customerKeys: configuration.customerKeys,
-                logger: logger,
-                purgeDelay: configuration.purgeDelay,
-                // The PurgeService does it, and stops on graceful shutdown.
-                purgesInBackground: false
-            )
+        let vaultConfiguration = LocalVaultConfiguration(
+            dataDirectory: configuration.dataDirectory,
+            customerKeys: configuration.customerKeys,
+            logger: logger,
+            purgeDelay: configuration.purgeDelay,
+            // The PurgeService does it, and stops on graceful shutdown.
+            purgesInBackground: false
         )
+        let vault =
+            if let databaseURL = configuration.databaseURL {
+                try await LocalVault.open(databaseURL: databaseURL, configuration: vaultConfiguration)
+            } else {
+                try LocalVault(configuration: vaultConfiguration)
+            }
         let application = makeApplication(
             vault: vault,
             configuration: configuration,

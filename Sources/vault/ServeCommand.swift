@@ -26,6 +26,11 @@ struct Serve: AsyncParsableCommand {
             folder, created on first start (only for a store that holds no data yet). A root key \
             that is not the store's is refused (exit status 5).
 
+            The store is vault.sqlite in the data folder, or with --database (or \
+            $VAULT_DATABASE_URL) a PostgreSQL database that several instances share; they need \
+            the same root key. A database that cannot be reached at start is exit status 5; one \
+            lost later makes requests fail with 503 (retryable) until it is back.
+
             The first line on standard output is `listening on http://HOST:PORT`; logs go to \
             standard error, one line per request. SIGINT or SIGTERM stops the server after the \
             requests in flight.
@@ -42,6 +47,7 @@ struct Serve: AsyncParsableCommand {
               vault serve --port 0 --data-dir /tmp/vault --api-keys-file ./keys.txt
               vault serve --customer-keys ./byok.json --rate-limit 100 --rate-window 10
               vault serve --read-timeout 10 --idle-timeout 15 --max-connections 2000
+              VAULT_DATABASE_URL=postgres://vault:secret@db:5432/vault vault serve --host 0.0.0.0
             """
     )
 
@@ -53,6 +59,8 @@ struct Serve: AsyncParsableCommand {
 
     @Option(name: .customLong("data-dir"), help: "The vault's data folder (default: see `vault --help`).")
     var dataDirectory: String?
+
+    @OptionGroup var database: DatabaseOptions
 
     @Option(
         name: .customLong("api-keys-file"),
@@ -150,6 +158,7 @@ struct Serve: AsyncParsableCommand {
             host: host,
             port: port,
             dataDirectory: dataDirectory ?? LocalVaultHome.defaultDirectory(),
+            databaseURL: try database.url(),
             apiKeys: try loadAPIKeys(),
             customerKeys: try loadCustomerKeys(),
             rateLimit: RateLimit(requests: rateLimit, window: .seconds(rateWindow)),
@@ -166,6 +175,7 @@ struct Serve: AsyncParsableCommand {
             "starting",
             metadata: [
                 "data_dir": "\(configuration.dataDirectory)",
+                "store": "\(database.redactedDescription ?? "sqlite")",
                 "api_keys": "\(configuration.apiKeys.keys.count)",
                 "customer_keys": "\(configuration.customerKeys.count)",
             ]

@@ -5,14 +5,14 @@ import Testing
 @testable import LocalVaultPostgres
 
 /// TLS against the test cluster, whose certificate names `localhost` and is signed by the CA
-/// that `VAULT_TEST_DATABASE_CA` names (scripts/with-test-postgres sets both up): verification is
+/// that `VAULT_TEST_DATABASE_CA` names (scripts/test sets both up, from scripts/postgres): verification is
 /// never turned off.
 @Suite(.enabled(if: PostgresTestDatabase.isEnabled), .timeLimit(.minutes(2)))
 struct PostgresTLSTests {
     struct NoCA: Error, CustomStringConvertible {
         var description: String {
             "VAULT_TEST_DATABASE_CA is not set: name the PEM file of the CA that signs the test cluster's "
-                + "certificate (scripts/with-test-postgres sets it), or set VAULT_TEST_SKIP_POSTGRES=1"
+                + "certificate (scripts/test sets it), or set VAULT_TEST_SKIP_POSTGRES=1"
         }
     }
 

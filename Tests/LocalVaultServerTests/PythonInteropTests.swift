@@ -36,47 +36,73 @@ struct PythonInteropTests {
         .timeLimit(.minutes(5))
     )
     func pythonSDK() async throws {
+        try await withTemporaryDirectory { directory in
+            try await Self.runScript(directory: directory, serveArguments: [])
+        }
+    }
+
+    @Test(
+        "the official SDK's vault module works end to end against vault serve on PostgreSQL",
+        .enabled(
+            if: (sdkVersion != nil && VaultProcess.binary != nil && PostgresCluster.enabled) || isCI,
+            "needs python3 with `pip install workos`, a built vault and PostgreSQL 15; with CI=true their absence fails"
+        ),
+        .timeLimit(.minutes(5))
+    )
+    func pythonSDKOnPostgreSQL() async throws {
+        let cluster = try await PostgresCluster.start()
+        do {
+            try await withTemporaryDirectory { directory in
+                try await Self.runScript(directory: directory, serveArguments: ["--database", cluster.url])
+            }
+        } catch {
+            await cluster.stop()
+            throw error
+        }
+        await cluster.stop()
+    }
+
+    /// Runs the script against `vault serve` on a data folder, with `serveArguments`.
+    static func runScript(directory: String, serveArguments: [String]) async throws {
         guard let version = Self.sdkVersion else {
             Issue.record("python3 or the workos package is missing: pip install workos")
             return
         }
         #expect(version.hasPrefix("10."), "workos \(version): the script is written against 10.x")
-        try await withTemporaryDirectory { directory in
-            let key = "sk_test_python_interop"
-            // A zero purge delay frees a deleted name at once, as the official emulator does; the
-            // script reuses one.
-            let server = try await VaultProcess.serve(
-                dataDirectory: directory,
-                apiKeys: key,
-                arguments: ["--purge-delay", "0"]
-            )
-            defer { server.stop() }
+        let key = "sk_test_python_interop"
+        // A zero purge delay frees a deleted name at once, as the official emulator does; the
+        // script reuses one.
+        let server = try await VaultProcess.serve(
+            dataDirectory: directory,
+            apiKeys: key,
+            arguments: ["--purge-delay", "0"] + serveArguments
+        )
+        defer { server.stop() }
 
-            let outputPath = (directory as NSString).appendingPathComponent("interop.out")
-            _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["python3", Self.script]
-            var environment = ProcessInfo.processInfo.environment
-            environment["WORKOS_BASE_URL"] = server.baseURL
-            environment["WORKOS_API_KEY"] = key
-            environment["WORKOS_CLIENT_ID"] = "client_test"
-            environment["PYTHONUNBUFFERED"] = "1"
-            process.environment = environment
-            let output = FileHandle(forWritingAtPath: outputPath)
-            process.standardOutput = output
-            process.standardError = output
-            try process.run()
-            let deadline = ContinuousClock.now + .seconds(240)
-            while process.isRunning, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
-            // SIGKILL: a child of Foundation.Process starts with SIGTERM blocked.
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            process.waitUntilExit()
+        let outputPath = (directory as NSString).appendingPathComponent("interop.out")
+        _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", Self.script]
+        var environment = ProcessInfo.processInfo.environment
+        environment["WORKOS_BASE_URL"] = server.baseURL
+        environment["WORKOS_API_KEY"] = key
+        environment["WORKOS_CLIENT_ID"] = "client_test"
+        environment["PYTHONUNBUFFERED"] = "1"
+        process.environment = environment
+        let output = FileHandle(forWritingAtPath: outputPath)
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let deadline = ContinuousClock.now + .seconds(240)
+        while process.isRunning, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
+        // SIGKILL: a child of Foundation.Process starts with SIGTERM blocked.
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
 
-            let transcript = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
-            let lastLine = transcript.split(separator: "\n").last.map(String.init) ?? ""
-            #expect(process.terminationStatus == 0, "\(transcript)\n--- server log ---\n\(server.standardError)")
-            #expect(lastLine.wholeMatch(of: #/python-sdk-interop: [1-9]\d* passed, 0 failed/#) != nil, "\(lastLine)")
-        }
+        let transcript = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+        let lastLine = transcript.split(separator: "\n").last.map(String.init) ?? ""
+        #expect(process.terminationStatus == 0, "\(transcript)\n--- server log ---\n\(server.standardError)")
+        #expect(lastLine.wholeMatch(of: #/python-sdk-interop: [1-9]\d* passed, 0 failed/#) != nil, "\(lastLine)")
     }
 }

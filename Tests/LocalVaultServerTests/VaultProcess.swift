@@ -56,7 +56,7 @@ final class VaultProcess: Sendable {
     /// The environment of a child: this one without Vault settings, plus `extra`.
     static func environment(_ extra: [String: String]) -> [String: String] {
         var environment = ProcessInfo.processInfo.environment
-        for name in ["VAULT_API_KEYS", "VAULT_ROOT_KEY", "VAULT_HOME"] { environment[name] = nil }
+        for name in ["VAULT_API_KEYS", "VAULT_ROOT_KEY", "VAULT_HOME", "VAULT_DATABASE_URL"] { environment[name] = nil }
         return environment.merging(extra) { _, new in new }
     }
 
@@ -68,6 +68,7 @@ final class VaultProcess: Sendable {
         apiKeys: String,
         arguments: [String] = [],
         launcher: [String] = [],
+        environment extra: [String: String] = [:],
         timeout: Duration = .seconds(60)
     ) async throws -> VaultProcess {
         let binary = try #require(binary, "the vault executable is not built: run swift build first")
@@ -80,7 +81,7 @@ final class VaultProcess: Sendable {
             process.executableURL = binary
             process.arguments = serveArguments
         }
-        process.environment = environment(["VAULT_API_KEYS": apiKeys])
+        process.environment = environment(extra.merging(["VAULT_API_KEYS": apiKeys]) { _, new in new })
         let output = Pipe()
         process.standardOutput = output
         let standardErrorPath = (dataDirectory as NSString).appendingPathComponent("stderr.log")

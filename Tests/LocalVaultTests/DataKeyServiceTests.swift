@@ -47,7 +47,7 @@ import VaultAPI
     func keysSurviveARestart(backend: TestBackend) async throws {
         let temporary = try await TemporaryVault(backend)
         let issued = try await temporary.vault.createDataKey(context: ["organization_id": "org_1"], environmentID: env)
-        try temporary.reopen()
+        try await temporary.reopen()
         #expect(
             try await temporary.vault.decryptDataKey(encryptedKeys: issued.encryptedKeys, environmentID: env).key
                 == issued.key
@@ -104,7 +104,7 @@ import VaultAPI
             return try await group.reduce(into: []) { $0.append($1) }
         }
         // A second vault on the same store (another process, in effect) sees the same single KEK.
-        let other = try temporary.openAnother()
+        let other = try await temporary.openAnother()
         for blob in blobs {
             _ = try await other.decryptDataKey(encryptedKeys: blob, environmentID: env)
         }
@@ -173,7 +173,7 @@ import VaultAPI
         #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
         #expect((attributes[.size] as? NSNumber)?.intValue == 32)
         let before = try Data(contentsOf: URL(fileURLWithPath: temporary.directory + "/root.key"))
-        try temporary.reopen()
+        try await temporary.reopen()
         #expect(try Data(contentsOf: URL(fileURLWithPath: temporary.directory + "/root.key")) == before)
     }
 
@@ -182,8 +182,8 @@ import VaultAPI
         let temporary = try await TemporaryVault(backend)
         _ = try await temporary.vault.createDataKey(context: ["organization_id": "org_1"], environmentID: env)
         // The store refuses the wrong root key when it opens (RootKeyCheckTests has the details).
-        #expect(throws: LocalVaultError.self) {
-            try temporary.openAnother(rootKey: .base64(try DataKey.generate().base64EncodedString()))
+        await #expect(throws: LocalVaultError.self) {
+            try await temporary.openAnother(rootKey: .base64(try DataKey.generate().base64EncodedString()))
         }
     }
 }

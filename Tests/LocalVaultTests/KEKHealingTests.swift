@@ -73,7 +73,7 @@ struct KEKHealingTests {
         #expect(try await Self.count("keks", in: temporary.vault) == (withOtherKEK ? 2 : 1))
 
         // Healed for good: after a restart the same KEK serves the context.
-        try temporary.reopen()
+        try await temporary.reopen()
         let again = try await temporary.vault.createDataKey(context: clean, environmentID: Self.env)
         let reopened = try await temporary.vault.decryptDataKey(
             encryptedKeys: issued.encryptedKeys,

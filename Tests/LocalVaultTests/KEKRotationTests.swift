@@ -106,7 +106,7 @@ struct KEKRotationTests {
         }
         #expect(error == LocalVaultError.foreignKeys)
         #expect(try await vault.readObject(id: object.id, environmentID: env).value == "hunter2")
-        try fixture.reopen()
+        try await fixture.reopen()
         await #expect(throws: LocalVaultError.self) {
             try await fixture.vault.decryptDataKey(encryptedKeys: clientBlob.encryptedKeys, environmentID: env)
         }
@@ -124,7 +124,7 @@ struct KEKRotationTests {
         _ = try await fixture.vault.rotateKEKs(context: context, environmentID: env)
         let v2 = try await fixture.vault.createDataKey(context: context, environmentID: env)
 
-        let report = try await fixture.whileClosed { try await LocalVault.rotateRootKey(configuration: $0) }
+        let report = try await fixture.rotateRootKey()
         #expect(report.rewrappedKEKs == 2)
 
         let reopened = fixture.vault
@@ -137,7 +137,7 @@ struct KEKRotationTests {
     @Test(arguments: TestBackend.allCases)
     func concurrentRotationsEndWithConsecutiveVersions(backend: TestBackend) async throws {
         let fixture = try await TemporaryVault(backend)
-        let vaults = [fixture.vault, try fixture.openAnother()]
+        let vaults = [fixture.vault, try await fixture.openAnother()]
         let env = LocalVault.defaultEnvironmentID
         _ = try await fixture.vault.createDataKey(context: context, environmentID: env)
         let context = self.context

@@ -269,7 +269,7 @@ import VaultAPI
             try await vault.claimIdempotencyKey(scope: "s", key: "k", requestHash: "h", durable: false)
                 == .replay(status: 200, body: body)
         )
-        try temporary.reopen()
+        try await temporary.reopen()
         #expect(
             try await temporary.vault.claimIdempotencyKey(scope: "s", key: "k", requestHash: "h", durable: false)
                 == .claimed
@@ -286,7 +286,7 @@ import VaultAPI
         #expect(try await vault.claimIdempotencyKey(scope: "key_b", key: "k1", requestHash: "h1") == .claimed)
         let body = Array("{\"data_key\":\"secret\"}".utf8)
         try await vault.completeIdempotencyKey(scope: "key_a", key: "k1", status: 200, body: body)
-        try temporary.reopen()
+        try await temporary.reopen()
         #expect(
             try await temporary.vault.claimIdempotencyKey(scope: "key_a", key: "k1", requestHash: "h1")
                 == .replay(status: 200, body: body)

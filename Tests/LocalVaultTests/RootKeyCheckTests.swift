@@ -14,10 +14,10 @@ import VaultAPI
     func expectRootKeyRefusal(
         _ message: String,
         sourceLocation: SourceLocation = #_sourceLocation,
-        _ open: () throws -> LocalVault
-    ) {
+        _ open: () async throws -> LocalVault
+    ) async {
         do {
-            _ = try open()
+            _ = try await open()
             Issue.record("the vault opened", sourceLocation: sourceLocation)
         } catch let error as LocalVaultError {
             #expect(error.rule == .rootKey, "\(error)", sourceLocation: sourceLocation)
@@ -33,16 +33,16 @@ import VaultAPI
         let issued = try await temporary.vault.createDataKey(context: ["organization_id": "org_1"], environmentID: env)
         let original = try Data(contentsOf: URL(fileURLWithPath: temporary.directory + "/root.key"))
         let other = try DataKey.generate()
-        expectRootKeyRefusal("the root key does not match the store") {
-            try temporary.openAnother(rootKey: .base64(other.base64EncodedString()))
+        await expectRootKeyRefusal("the root key does not match the store") {
+            try await temporary.openAnother(rootKey: .base64(other.base64EncodedString()))
         }
         try Data(other.base64EncodedString().utf8).write(to: URL(fileURLWithPath: temporary.directory + "/root.key"))
-        expectRootKeyRefusal("the root key does not match the store") {
-            try temporary.reopen()
+        await expectRootKeyRefusal("the root key does not match the store") {
+            try await temporary.reopen()
             return temporary.vault
         }
         // The right key still opens it.
-        let reopened = try temporary.openAnother(rootKey: .base64(original.base64EncodedString()))
+        let reopened = try await temporary.openAnother(rootKey: .base64(original.base64EncodedString()))
         #expect(
             try await reopened.decryptDataKey(encryptedKeys: issued.encryptedKeys, environmentID: env).key == issued.key
         )
@@ -54,8 +54,8 @@ import VaultAPI
         _ = try await temporary.vault.createDataKey(context: ["organization_id": "org_1"], environmentID: env)
         let keyPath = temporary.directory + "/root.key"
         try FileManager.default.removeItem(atPath: keyPath)
-        expectRootKeyRefusal("root key file \(keyPath) is missing") {
-            try temporary.reopen()
+        await expectRootKeyRefusal("root key file \(keyPath) is missing") {
+            try await temporary.reopen()
             return temporary.vault
         }
         #expect(!FileManager.default.fileExists(atPath: keyPath))
@@ -64,7 +64,7 @@ import VaultAPI
     @Test("a store from before the check accepts only its own root key, then records the check")
     func legacyStoreIsCheckedAgainstItsKEKs() async throws {
         let fixture = try LegacyStoreFixture()
-        expectRootKeyRefusal("the root key does not match the store") {
+        await expectRootKeyRefusal("the root key does not match the store") {
             try fixture.open(rootKey: .base64(try DataKey.generate().base64EncodedString()))
         }
         let vault = try fixture.open()
@@ -73,7 +73,7 @@ import VaultAPI
         // The check is now in the store: a root key file replaced by another is refused.
         try Data(try DataKey.generate().base64EncodedString().utf8)
             .write(to: URL(fileURLWithPath: fixture.directory + "/root.key"))
-        expectRootKeyRefusal("the root key does not match the store") { try fixture.open() }
+        await expectRootKeyRefusal("the root key does not match the store") { try fixture.open() }
     }
 
     @Test("creating a new store and root key is logged once, at notice, with the path")

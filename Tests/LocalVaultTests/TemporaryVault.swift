@@ -1,5 +1,6 @@
 import Foundation
 import LocalVault
+import LocalVaultPostgres
 import VaultAPI
 
 /// A vault on a new, empty store of one backend, with its root key in a fresh temporary folder
@@ -12,6 +13,8 @@ final class TemporaryVault: @unchecked Sendable {
     let directory: String
     /// How the vault was opened: `reopen()` and `openAnother(rootKey:)` open the same store with it.
     private(set) var configuration: LocalVaultConfiguration
+    /// The PostgreSQL database of this value alone (dropped on release); nil for SQLite.
+    let databaseURL: String?
     // Only nil inside `whileClosed(_:)`.
     private var opened: LocalVault?
 
@@ -27,24 +30,36 @@ final class TemporaryVault: @unchecked Sendable {
         directory =
             FileManager.default.temporaryDirectory
             .appendingPathComponent("localvault-tests-\(UUID().uuidString)").path
-        configuration = try await backend.freshStore(directory: directory)
+        (configuration, databaseURL) = try await backend.freshStore(directory: directory)
         configuration.customerKeys = customerKeys
         configuration.purgeDelay = purgeDelay
         configuration.purgesInBackground = purgesInBackground
-        opened = try LocalVault(configuration: configuration)
+        opened = try await backend.open(configuration, databaseURL: databaseURL)
     }
 
     /// Opens the same store again, as a restart would.
-    func reopen(customerKeys: [CustomerKeyMapping] = []) throws {
+    func reopen(customerKeys: [CustomerKeyMapping] = []) async throws {
         configuration.customerKeys = customerKeys
-        opened = try LocalVault(configuration: configuration)
+        opened = try await backend.open(configuration, databaseURL: databaseURL)
     }
 
     /// A second vault on the same store (another process, in effect), optionally with another root key.
-    func openAnother(rootKey: RootKeySource? = nil) throws -> LocalVault {
+    func openAnother(rootKey: RootKeySource? = nil) async throws -> LocalVault {
         var another = configuration
         if let rootKey { another.rootKey = rootKey }
-        return try LocalVault(configuration: another)
+        return try await backend.open(another, databaseURL: databaseURL)
+    }
+
+    /// Rotates the store's root key while no vault of this value is open, as the offline admin
+    /// command does, then reopens it.
+    func rotateRootKey() async throws -> RootKeyRotationReport {
+        try await whileClosed { configuration in
+            if let databaseURL {
+                try await LocalVault.rotateRootKey(databaseURL: databaseURL, configuration: configuration)
+            } else {
+                try await LocalVault.rotateRootKey(configuration: configuration)
+            }
+        }
     }
 
     /// Runs `body` while no vault of this value is open on the store, as an offline admin command
@@ -57,11 +72,17 @@ final class TemporaryVault: @unchecked Sendable {
         } catch {
             outcome = .failure(error)
         }
-        opened = try LocalVault(configuration: configuration)
+        opened = try await backend.open(configuration, databaseURL: databaseURL)
         return try outcome.get()
     }
 
-    deinit { try? FileManager.default.removeItem(atPath: directory) }
+    deinit {
+        try? FileManager.default.removeItem(atPath: directory)
+        if let databaseURL {
+            // Off the caller's thread: psql waits for the database's connections to end.
+            Thread.detachNewThread { TestDatabase.drop(databaseURL) }
+        }
+    }
 }
 
 extension VaultCaller {

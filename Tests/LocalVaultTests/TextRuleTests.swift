@@ -43,7 +43,7 @@ struct TextRuleTests {
         let clean = try await vault.createDataKey(context: ["organization_id": "org_next"], environmentID: Self.env)
         let opened = try await vault.decryptDataKey(encryptedKeys: clean.encryptedKeys, environmentID: Self.env)
         #expect(opened.key == clean.key)
-        try temporary.reopen()
+        try await temporary.reopen()
         let again = try await temporary.vault.decryptDataKey(
             encryptedKeys: clean.encryptedKeys,
             environmentID: Self.env
