@@ -119,6 +119,7 @@ let package = Package(
             dependencies: [
                 "LocalVault",
                 "LocalVaultPostgres",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 "VaultAPI",
                 "EnvelopeCrypto",
                 .product(name: "GRDB", package: "GRDB.swift"),

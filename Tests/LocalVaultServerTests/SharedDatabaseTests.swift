@@ -14,8 +14,9 @@ import Darwin
 /// Two `vault serve` instances on one PostgreSQL database: what must hold across instances
 /// (one KEK per pair, `version_check`, acknowledged writes) and the faults (kill -9 of one
 /// instance, a database restart, a database that is not there at start). Each test has a cluster
-/// of its own.
+/// of its own; they run one at a time (each starts a cluster and two servers under load).
 @Suite(
+    .serialized,
     .enabled(if: PostgresCluster.enabled, "needs PostgreSQL 15 (scripts/test starts it; with CI=true it must)"),
     .timeLimit(.minutes(5))
 )

@@ -4,11 +4,11 @@ import GRDB
 @testable import LocalVault
 
 /// What the behaviour tests read or damage in the store directly, behind the engine's back: plain
-/// SQL that both backends accept, through GRDB for SQLite and `psql` for PostgreSQL.
+/// SQL that both backends accept, through GRDB for SQLite and PostgresNIO for PostgreSQL.
 extension TemporaryVault {
     /// The rows of one statement (values inlined by the caller: ids are our own UUIDs), as text.
     private func rows(_ sql: String) async throws -> [[String]] {
-        if let databaseURL { return try TestDatabase.psql(databaseURL, sql) }
+        if let databaseURL { return try await TestDatabase.rows(databaseURL, sql) }
         return try await vault.store.pool.write { db in
             try Row.fetchAll(db, sql: sql).map { row in
                 row.databaseValues.map { value in

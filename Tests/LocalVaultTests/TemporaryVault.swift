@@ -79,8 +79,7 @@ final class TemporaryVault: @unchecked Sendable {
     deinit {
         try? FileManager.default.removeItem(atPath: directory)
         if let databaseURL {
-            // Off the caller's thread: psql waits for the database's connections to end.
-            Thread.detachNewThread { TestDatabase.drop(databaseURL) }
+            Task { await TestDatabase.drop(databaseURL) }
         }
     }
 }

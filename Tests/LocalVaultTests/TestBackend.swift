@@ -1,7 +1,9 @@
 import Foundation
 import LocalVault
-import LocalVaultPostgres
+import PostgresNIO
 import Testing
+
+@testable import LocalVaultPostgres
 
 /// The storage backends the engine's behaviour tests run against: each such test takes one as its
 /// argument (`@Test(arguments: TestBackend.allCases)`), so one test body holds for every backend.
@@ -37,7 +39,7 @@ enum TestBackend: String, CaseIterable, CustomTestStringConvertible, Sendable {
     }
 }
 
-/// Databases on the test cluster, made and dropped with `psql`.
+/// Databases on the test cluster, made, queried and dropped over a connection of their own.
 enum TestDatabase {
     struct NotConfigured: Error, CustomStringConvertible {
         var description: String {
@@ -56,42 +58,42 @@ enum TestDatabase {
     /// A new database; its URL.
     static func create() async throws -> String {
         let admin = try adminURL()
+        // Lowercase letters and digits only: an identifier cannot be bound.
         let name = "vault_test_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16)
-        _ = try psql(admin, "CREATE DATABASE \(name)")
+        _ = try await rows(admin, "CREATE DATABASE \(name)")
         var components = try #require(URLComponents(string: admin))
         components.path = "/\(name)"
         return try #require(components.string)
     }
 
     /// Drops a database made by ``create()`` (connections still open included).
-    static func drop(_ url: String) {
+    static func drop(_ url: String) async {
         guard let admin = try? adminURL(), let name = URLComponents(string: url)?.path.dropFirst() else { return }
-        _ = try? psql(admin, "DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
+        _ = try? await rows(admin, "DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
     }
 
-    /// The unaligned rows `psql` prints for one statement, one line per row, fields split at `|`.
-    static func psql(_ url: String, _ sql: String) throws -> [[String]] {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/psql")
-        process.arguments = [url, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-tAc", sql]
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        let errorData = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw PSQLFailed(message: String(decoding: errorData, as: UTF8.self))
-        }
-        return String(decoding: data, as: UTF8.self).split(separator: "\n").map {
-            $0.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
+    /// The rows of one statement, each column as text (NULL as the empty string).
+    static func rows(_ url: String, _ sql: String) async throws -> [[String]] {
+        let connection = try await PostgresConnection.connect(
+            configuration: try PostgresDatabaseURL(parsing: url).connectionConfiguration(connectTimeout: .seconds(30)),
+            id: 1,
+            logger: PostgresStorage.silent
+        )
+        do {
+            let rows = try await connection.query(PostgresQuery(unsafeSQL: sql), logger: PostgresStorage.silent)
+                .collect()
+            try await connection.close()
+            return rows.map { row in row.map(text(of:)) }
+        } catch {
+            try? await connection.close()
+            throw error
         }
     }
 
-    struct PSQLFailed: Error, CustomStringConvertible {
-        let message: String
-        var description: String { "psql failed: \(message)" }
+    private static func text(of cell: PostgresCell) -> String {
+        if let text = try? cell.decode(String.self) { return text }
+        if let number = try? cell.decode(Int64.self) { return String(number) }
+        if let number = try? cell.decode(Int32.self) { return String(number) }
+        return ""  // NULL
     }
 }
