@@ -41,7 +41,7 @@ extension PostgresStorage {
     package func rotateRootKey(
         _ rewrap: RootKeyRewrap,
         newKeyLocation: String,
-        beforeCommit: @Sendable () throws -> Void
+        beforeCommit: @escaping @Sendable () throws -> Void
     ) async throws -> RootKeyRewrap.Counts {
         do {
             return try await rotateRootKeyRows(rewrap, newKeyLocation: newKeyLocation, beforeCommit: beforeCommit)
@@ -58,7 +58,7 @@ extension PostgresStorage {
     private func rotateRootKeyRows(
         _ rewrap: RootKeyRewrap,
         newKeyLocation: String,
-        beforeCommit: @Sendable () throws -> Void
+        beforeCommit: @escaping @Sendable () throws -> Void
     ) async throws -> RootKeyRewrap.Counts {
         try await inTransaction { connection in
             var counts = RootKeyRewrap.Counts()
@@ -179,7 +179,7 @@ extension PostgresStorage {
         of name: KEKName,
         id: String,
         createdAt: Int64,
-        wrap: @Sendable (Int) throws -> [UInt8]
+        wrap: @escaping @Sendable (Int) throws -> [UInt8]
     ) async throws -> Int {
         // Two processes may compute the same next version: the unique (pair, version) constraint
         // refuses the second insert, which computes again.

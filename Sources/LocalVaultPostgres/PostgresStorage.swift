@@ -82,21 +82,76 @@ package final class PostgresStorage: VaultStorage {
 
     // MARK: Running queries
 
+    /// How long an operation waits for a pooled connection. While the database is down or
+    /// restarting the pool cannot make one: the operation then fails as unavailable (a 503 the
+    /// client retries) instead of holding the request until the pool gives up (a minute).
+    static let leaseBound = Duration.seconds(5)
+
     /// `body` on a pooled connection, its failures as the engine sees them (``PostgresFailure``).
+    /// Either `body` runs to its end or not at all: a connection that arrives after the lease
+    /// bound is handed back unused.
     func withConnection<Result: Sendable>(
-        _ body: (PostgresConnection) async throws -> Result
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
     ) async throws -> Result {
+        let lease = Lease()
+        let client = self.client
         do {
-            return try await client.withConnection { connection in try await body(connection) }
+            return try await withThrowingTaskGroup(of: Result?.self) { group in
+                group.addTask {
+                    try await client.withConnection { connection in
+                        guard lease.start() else { throw Self.noConnection }
+                        return try await body(connection)
+                    }
+                }
+                group.addTask {
+                    try? await Task.sleep(for: Self.leaseBound)
+                    guard lease.expire() else { return nil }
+                    throw Self.noConnection
+                }
+                while let finished = try await group.next() {
+                    guard let result = finished else { continue }
+                    group.cancelAll()
+                    return result
+                }
+                throw Self.noConnection
+            }
         } catch {
             throw PostgresFailure.storageError(error)
+        }
+    }
+
+    static let noConnection = StorageError.unavailable(
+        "no database connection within \(leaseBound.components.seconds) seconds"
+    )
+
+    /// Whether an operation got its connection in time: decided once, by the first of the two.
+    final class Lease: Sendable {
+        private enum State { case waiting, started, expired }
+        private let state = Mutex(State.waiting)
+
+        /// The connection arrived: true unless the bound passed first.
+        func start() -> Bool {
+            state.withLock { state in
+                guard state == .waiting else { return false }
+                state = .started
+                return true
+            }
+        }
+
+        /// The bound passed: true unless the connection arrived first.
+        func expire() -> Bool {
+            state.withLock { state in
+                guard state == .waiting else { return false }
+                state = .expired
+                return true
+            }
         }
     }
 
     /// `body` in one transaction (READ COMMITTED), committed when it returns, rolled back when it
     /// throws (its error is rethrown as it is).
     func inTransaction<Result: Sendable>(
-        _ body: (PostgresConnection) async throws -> Result
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
     ) async throws -> Result {
         try await withConnection { connection in
             try await connection.run("BEGIN")

@@ -91,9 +91,9 @@ enum TestDatabase {
     }
 
     private static func text(of cell: PostgresCell) -> String {
-        if let text = try? cell.decode(String.self) { return text }
-        if let number = try? cell.decode(Int64.self) { return String(number) }
-        if let number = try? cell.decode(Int32.self) { return String(number) }
-        return ""  // NULL
+        switch cell.dataType {
+        case .int2, .int4, .int8: (try? cell.decode(Int64.self)).map(String.init) ?? ""
+        default: (try? cell.decode(String.self)) ?? ""  // NULL: empty
+        }
     }
 }

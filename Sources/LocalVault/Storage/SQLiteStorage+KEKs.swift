@@ -63,7 +63,7 @@ extension SQLiteStorage {
         of name: KEKName,
         id: String,
         createdAt: Int64,
-        wrap: @Sendable (Int) throws -> [UInt8]
+        wrap: @escaping @Sendable (Int) throws -> [UInt8]
     ) async throws -> Int {
         let select = try Self.pairArguments(name)
         return try await write { db in

@@ -31,7 +31,7 @@ extension SQLiteStorage {
     func rotateRootKey(
         _ rewrap: RootKeyRewrap,
         newKeyLocation: String,
-        beforeCommit: @Sendable () throws -> Void
+        beforeCommit: @escaping @Sendable () throws -> Void
     ) async throws -> RootKeyRewrap.Counts {
         // Exclusive: not even a reader in another process sees a half-rotated store.
         try await write(.exclusive) { db in

@@ -29,7 +29,7 @@ package protocol VaultStorage: Sendable {
     func rotateRootKey(
         _ rewrap: RootKeyRewrap,
         newKeyLocation: String,
-        beforeCommit: @Sendable () throws -> Void
+        beforeCommit: @escaping @Sendable () throws -> Void
     ) async throws -> RootKeyRewrap.Counts
 
     // MARK: Key-encrypting keys
@@ -51,7 +51,7 @@ package protocol VaultStorage: Sendable {
         of name: KEKName,
         id: String,
         createdAt: Int64,
-        wrap: @Sendable (Int) throws -> [UInt8]
+        wrap: @escaping @Sendable (Int) throws -> [UInt8]
     ) async throws -> Int
 
     /// The pair's newest version (retired or not), nil without KEK.
