@@ -23,6 +23,9 @@ public struct StoreCopyReport: Sendable, Hashable {
 
     public init() {}
 
+    /// Rows of every table together.
+    public var rows: Int { rowCounts.total }
+
     mutating func add(_ rows: StoreRows) {
         switch rows {
         case .meta(let rows): metaRows += rows.count

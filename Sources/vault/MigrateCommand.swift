@@ -92,8 +92,8 @@ struct Migrate: AsyncParsableCommand {
         let line =
             switch progress {
             case .copied(let copied):
-                "copied: \(copied.keks) key versions, \(copied.objects) objects, \(copied.objectVersions) versions, "
-                    + "\(copied.idempotencyRecords) idempotency records"
+                "copied: \(copied.rows) rows (\(copied.keks) key versions, \(copied.objects) objects, "
+                    + "\(copied.objectVersions) versions, \(copied.idempotencyRecords) idempotency records)"
             case .verified(let objects): "verified: \(objects) objects"
             }
         FileHandle.standardError.write(Data("vault: migrate: \(line)\n".utf8))

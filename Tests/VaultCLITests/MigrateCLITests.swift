@@ -55,7 +55,9 @@ struct MigrateCLITests {
         let metadata = try #require(try JSONSerialization.jsonObject(with: Data(created.stdout.utf8)) as? [String: Any])
         let id = try #require(metadata["id"] as? String)
         #expect(try cli.vault(["kv", "update", id], input: "two").status == 0)
-        #expect(try cli.vault(["kv", "create", "other"], input: "three").status == 0)
+        #expect(
+            try cli.vault(["kv", "create", "other", "--context", "organization_id=org_2"], input: "three").status == 0
+        )
 
         let migrated = try cli.vault(["migrate", "--from-data-dir", cli.home, "--database", databaseURL])
 
