@@ -21,6 +21,7 @@ public struct StoreCopyReport: Sendable, Hashable {
     /// The store's own rows: the root-key check value, where a rotation wrote the new key.
     public internal(set) var metaRows = 0
 
+    /// No rows yet.
     public init() {}
 
     /// Rows of every table together.

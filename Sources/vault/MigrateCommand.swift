@@ -28,12 +28,16 @@ struct Migrate: AsyncParsableCommand {
             Example:
               VAULT_DATABASE_URL=postgres://vault:secret@db:5432/vault \\
                 vault migrate --from-data-dir /var/lib/vault
-              vault migrate --from-data-dir /var/lib/vault --database postgres://vault@db:5432/vault \\
+              vault migrate --from-data-dir /var/lib/vault \\
+                --database postgres://vault@db:5432/vault \\
                 --database-password-file /run/secrets/db-password
             """
     )
 
-    @Option(name: .customLong("from-data-dir"), help: "The data folder holding the SQLite store (vault.sqlite).")
+    @Option(
+        name: .customLong("from-data-dir"),
+        help: ArgumentHelp("The data folder holding the SQLite store (vault.sqlite).", valueName: "dir")
+    )
     var dataDirectory: String
 
     @OptionGroup var database: DatabaseOptions

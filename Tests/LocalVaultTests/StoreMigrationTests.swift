@@ -293,6 +293,63 @@ struct StoreMigrationTests {
         withExtendedLifetime(running) {}
     }
 
+    /// Changes made to the copy behind the migration's back, once every row is in, and what the
+    /// verification says about each.
+    static let alterations: [(sql: String, failure: String)] = [
+        ("UPDATE objects SET name = 'renamed' WHERE deleted_at IS NULL", "reads differently from the copy"),
+        ("UPDATE object_versions SET sealed_value = '\\x00'::bytea", "does not read from the copy"),
+        ("DELETE FROM objects WHERE deleted_at IS NOT NULL", "table objects holds 3 rows in the source and 2"),
+    ]
+
+    @Test("a copy that does not match its source fails the verification", arguments: 0..<3)
+    func verificationCatchesADifference(alteration: Int) async throws {
+        let source = try await SourceStore()
+        let databaseURL = try await TestDatabase.create()
+        defer { TestDatabase.drop(databaseURL) }
+        let (sql, failure) = Self.alterations[alteration]
+
+        let error = await #expect(throws: LocalVaultError.self) {
+            _ = try await LocalVault.migrate(
+                fromDataDirectory: source.directory,
+                toDatabaseURL: databaseURL,
+                configuration: source.configuration
+            ) { progress in
+                // The last table copied: every row is in, the verification comes next.
+                guard case .copied(let copied) = progress, copied.idempotencyRecords == 1 else { return }
+                _ = try? TestDatabase.psql(databaseURL, sql)
+            }
+        }
+
+        #expect(error?.message.contains("verification failed") == true)
+        #expect(error?.message.contains(failure) == true, "\(error?.message ?? "")")
+    }
+
+    @Test(
+        "an imported row holding U+0000 is refused, and its whole batch with it",
+        arguments: TestBackend.allCases
+    )
+    func importRefusesNUL(backend: TestBackend) async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("localvault-nul-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let databaseURL = backend == .postgres ? try await TestDatabase.create() : nil
+        defer { databaseURL.map(TestDatabase.drop) }
+        let storage: any VaultStorage =
+            if let databaseURL {
+                try await PostgresStorage(url: try PostgresDatabaseURL(parsing: databaseURL))
+            } else {
+                try SQLiteStorage.opened(in: directory)
+            }
+        let batch = StoreRowBatch(
+            rows: .meta([StoreRow.Meta(name: "fine", value: [1]), StoreRow.Meta(name: "cut\u{0}here", value: [2])]),
+            next: nil
+        )
+
+        await #expect(throws: LocalVaultError.textHoldsNUL) { try await storage.importRows(batch) }
+
+        #expect(try await storage.isEmpty())
+    }
+
     @Test("rows copied SQLite to PostgreSQL to SQLite in pages of two come back byte for byte")
     func roundTripInSmallPages() async throws {
         let source = try await SourceStore()
