@@ -91,7 +91,7 @@ struct MigrateCLITests {
         #expect(try cli.vault(["kv", "get", id], environment: remote).stdout == "two\n")
     }
 
-    @Test func migrateNeedsADatabaseAndAnExistingStore() throws {
+    @Test func migrateNeedsAReachableDatabaseAndAnExistingStore() throws {
         let cli = VaultCLITests()
         defer { try? FileManager.default.removeItem(atPath: cli.home) }
         let noDatabase = try cli.vault(
@@ -106,6 +106,13 @@ struct MigrateCLITests {
         let noStore = try cli.vault(["migrate", "--from-data-dir", cli.home + "/missing", "--database", databaseURL])
         #expect(noStore.status == 5)
         #expect(noStore.stderr.contains("there is no vault store in"))
+
+        // Port 1 on the loopback: nothing listens there, the connection is refused at once.
+        let unreachable = try cli.vault([
+            "migrate", "--from-data-dir", cli.home, "--database", "postgres://vault@127.0.0.1:1/vault",
+        ])
+        #expect(unreachable.status == 5)
+        #expect(unreachable.stderr.contains("cannot reach the database"))
 
         let help = try cli.vault(["migrate", "--help"])
         #expect(help.stdout.contains("vault migrate --from-data-dir"))
