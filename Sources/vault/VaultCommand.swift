@@ -22,6 +22,7 @@ struct VaultCommand: AsyncParsableCommand {
             """,
         subcommands: [
             Encrypt.self, Decrypt.self, Rekey.self, KV.self, Keys.self, Serve.self, Bench.self, Doctor.self, Admin.self,
+            Migrate.self,
         ]
     )
 

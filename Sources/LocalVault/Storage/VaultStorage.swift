@@ -139,6 +139,21 @@ package protocol VaultStorage: Sendable {
 
     /// Deletes the records created before `cutoff` (run by the purge, not per request).
     func expireIdempotencyRecords(createdBefore cutoff: Int64) async throws
+
+    // MARK: Copying a store to another backend (see StoreCopy.swift)
+
+    /// At most `limit` rows of the cursor's table (the first table's when nil), as they are, in
+    /// primary-key order, and the cursor of the next page.
+    func exportRows(after cursor: StoreCursor?, limit: Int) async throws -> StoreRowBatch
+
+    /// Inserts exported rows as they are, in one transaction; a row whose key is taken fails it.
+    func importRows(_ batch: StoreRowBatch) async throws
+
+    /// Whether the store holds no row at all (no KEK, object, idempotency record or `meta` row).
+    func isEmpty() async throws -> Bool
+
+    /// How many rows each table holds.
+    func rowCounts() async throws -> StoreRowCounts
 }
 
 /// A failure of the storage itself, in terms the engine and the server act on.
