@@ -142,7 +142,7 @@ struct StoreMigrationTests {
         let source = try await SourceStore()
         let before = try source.rows()
         let databaseURL = try await TestDatabase.create()
-        defer { TestDatabase.drop(databaseURL) }
+        defer { Task { await TestDatabase.drop(databaseURL) } }
         var reports: [StoreMigrationProgress] = []
 
         let report = try await LocalVault.migrate(
@@ -212,7 +212,7 @@ struct StoreMigrationTests {
                 environmentID: Self.env
             ) == 2
         )
-        let quarantined = try TestDatabase.psql(databaseURL, "SELECT id, version FROM keks_quarantine")
+        let quarantined = try await TestDatabase.rows(databaseURL, "SELECT id, version FROM keks_quarantine")
         #expect(quarantined == [["quarantined-kek", "1"]])
     }
 
@@ -220,7 +220,7 @@ struct StoreMigrationTests {
     func refusesADatabaseThatIsNotEmpty() async throws {
         let source = try await SourceStore()
         let databaseURL = try await TestDatabase.create()
-        defer { TestDatabase.drop(databaseURL) }
+        defer { Task { await TestDatabase.drop(databaseURL) } }
         let otherFolder = FileManager.default.temporaryDirectory.appendingPathComponent("localvault-other-\(UUID())")
             .path
         defer { try? FileManager.default.removeItem(atPath: otherFolder) }
@@ -232,7 +232,7 @@ struct StoreMigrationTests {
         )
         let existing = try await LocalVault.open(databaseURL: databaseURL, configuration: other)
             .createObject(name: "already here", value: "kept", context: Self.context, caller: .alice)
-        let rowsBefore = try TestDatabase.psql(databaseURL, "SELECT id, current_version_id FROM objects")
+        let rowsBefore = try await TestDatabase.rows(databaseURL, "SELECT id, current_version_id FROM objects")
 
         let error = await #expect(throws: LocalVaultError.self) {
             _ = try await LocalVault.migrate(
@@ -243,8 +243,8 @@ struct StoreMigrationTests {
         }
 
         #expect(error?.message.contains("is not empty") == true)
-        #expect(try TestDatabase.psql(databaseURL, "SELECT id, current_version_id FROM objects") == rowsBefore)
-        #expect(try TestDatabase.psql(databaseURL, "SELECT COUNT(*) FROM object_versions") == [["1"]])
+        #expect(try await TestDatabase.rows(databaseURL, "SELECT id, current_version_id FROM objects") == rowsBefore)
+        #expect(try await TestDatabase.rows(databaseURL, "SELECT COUNT(*) FROM object_versions") == [["1"]])
         let vault = try await LocalVault.open(databaseURL: databaseURL, configuration: other)
         #expect(try await vault.readObject(id: existing.id, environmentID: Self.env).value == "kept")
         // The source's lock was released: it opens again.
@@ -255,7 +255,7 @@ struct StoreMigrationTests {
     func refusesAnotherRootKey() async throws {
         let source = try await SourceStore()
         let databaseURL = try await TestDatabase.create()
-        defer { TestDatabase.drop(databaseURL) }
+        defer { Task { await TestDatabase.drop(databaseURL) } }
         var wrongKey = source.configuration
         wrongKey.rootKey = .base64(try DataKey.generate().base64EncodedString())
 
@@ -276,7 +276,7 @@ struct StoreMigrationTests {
     func refusesAStoreInUse() async throws {
         let source = try await SourceStore()
         let databaseURL = try await TestDatabase.create()
-        defer { TestDatabase.drop(databaseURL) }
+        defer { Task { await TestDatabase.drop(databaseURL) } }
         let running = try LocalVault(configuration: source.configuration)
 
         let error = await #expect(throws: LocalVaultError.self) {
@@ -305,7 +305,7 @@ struct StoreMigrationTests {
     func verificationCatchesADifference(alteration: Int) async throws {
         let source = try await SourceStore()
         let databaseURL = try await TestDatabase.create()
-        defer { TestDatabase.drop(databaseURL) }
+        defer { Task { await TestDatabase.drop(databaseURL) } }
         let (sql, failure) = Self.alterations[alteration]
 
         let error = await #expect(throws: LocalVaultError.self) {
@@ -316,7 +316,7 @@ struct StoreMigrationTests {
             ) { progress in
                 // The last table copied: every row is in, the verification comes next.
                 guard case .copied(let copied) = progress, copied.idempotencyRecords == 1 else { return }
-                _ = try? TestDatabase.psql(databaseURL, sql)
+                TestDatabase.executeBlocking(databaseURL, sql)
             }
         }
 
@@ -333,7 +333,7 @@ struct StoreMigrationTests {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let databaseURL = backend == .postgres ? try await TestDatabase.create() : nil
-        defer { databaseURL.map(TestDatabase.drop) }
+        defer { if let databaseURL { Task { await TestDatabase.drop(databaseURL) } } }
         let storage: any VaultStorage =
             if let databaseURL {
                 try await PostgresStorage(url: try PostgresDatabaseURL(parsing: databaseURL))
@@ -362,7 +362,7 @@ struct StoreMigrationTests {
         }
         let before = try source.rows()
         let databaseURL = try await TestDatabase.create()
-        defer { TestDatabase.drop(databaseURL) }
+        defer { Task { await TestDatabase.drop(databaseURL) } }
         let postgres = try await PostgresStorage(url: try PostgresDatabaseURL(parsing: databaseURL))
         let back = FileManager.default.temporaryDirectory.appendingPathComponent("localvault-back-\(UUID())").path
         try FileManager.default.createDirectory(atPath: back, withIntermediateDirectories: true)

@@ -5,6 +5,10 @@ import Testing
 
 @testable import LocalVaultPostgres
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The storage backends the engine's behaviour tests run against: each such test takes one as its
 /// argument (`@Test(arguments: TestBackend.allCases)`), so one test body holds for every backend.
 ///
@@ -88,6 +92,19 @@ enum TestDatabase {
             try? await connection.close()
             throw error
         }
+    }
+
+    /// Runs one statement with `psql`, blocking the caller: for callbacks that cannot await.
+    /// (`posix_spawn` and `waitpid` rather than Foundation's `Process`, whose children were seen
+    /// left unreaped when several tests started them at once.)
+    static func executeBlocking(_ url: String, _ sql: String) {
+        let arguments: [String] = ["/usr/bin/psql", url, "-X", "-q", "-c", sql]
+        let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+        defer { for argument in argv { free(argument) } }
+        var pid: pid_t = 0
+        guard posix_spawn(&pid, "/usr/bin/psql", nil, nil, argv, environ) == 0 else { return }
+        var status: Int32 = 0
+        _ = waitpid(pid, &status, 0)
     }
 
     private static func text(of cell: PostgresCell) -> String {
