@@ -254,6 +254,48 @@ extension PostgresStorage {
         }
     }
 
+    /// The key of the advisory lock a `--kek-max-age` rotation runs under: one process at a time.
+    static let kekRotationLock: Int64 = 0x4C56_524F_5441_0001
+
+    /// Under a transaction-level advisory lock, tried without waiting: an instance that finds
+    /// another rotating skips this round (the pairs are no longer due when it next looks).
+    package func rotateKEKs(
+        newestCreatedBefore cutoff: Int64,
+        includes: @Sendable (KEKName) -> Bool,
+        newVersion: @Sendable (KEKName, Int) throws -> StoredKEK
+    ) async throws -> [StoredKEK] {
+        try await inTransaction { connection in
+            let locked = try await connection.rows("SELECT pg_try_advisory_xact_lock(\(Self.kekRotationLock))")
+            guard try locked[0].decode(Bool.self) else { return [] }
+            // Read under the lock: a rotation another instance committed a moment ago is seen.
+            let pairs = try await connection.rows(
+                """
+                SELECT environment_id, context_key, context_value, MAX(version) FROM keks
+                GROUP BY environment_id, context_key, context_value
+                HAVING MAX(created_at) < \(cutoff)
+                """
+            )
+            var inserted: [StoredKEK] = []
+            for pair in pairs {
+                let (environmentID, contextKey, contextValue, newest) = try pair.decode(
+                    (String, String, String, Int).self
+                )
+                let name = KEKName(environmentID: environmentID, contextKey: contextKey, contextValue: contextValue)
+                guard includes(name) else { continue }
+                let kek = try newVersion(name, newest + 1)
+                try await connection.run(
+                    """
+                    INSERT INTO keks (id, environment_id, context_key, context_value, version, wrapped_key, created_at)
+                    VALUES (\(kek.id), \(environmentID), \(contextKey), \(contextValue), \(kek.version),
+                            \(kek.wrappedKey), \(kek.createdAt))
+                    """
+                )
+                inserted.append(kek)
+            }
+            return inserted
+        }
+    }
+
     package func retireKEKs(of name: KEKName, below version: Int, at instant: Int64) async throws -> Int {
         try await withConnection { connection in
             try await connection.rows(

@@ -14,6 +14,8 @@ package final class PostgresStorage: VaultStorage {
     package let url: PostgresDatabaseURL
     let client: PostgresClient
     private let runTask: Task<Void, Never>
+    /// Held (shared or exclusive) for as long as the storage lives: see ``PostgresStoreLock``.
+    private let storeLock: PostgresStoreLock
 
     /// Queries are never logged: they would show names, contexts and wrapped keys.
     static let silent = Logger(label: "LocalVaultPostgres", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -21,29 +23,44 @@ package final class PostgresStorage: VaultStorage {
     /// The bound of the first connection at open, unless told otherwise.
     package static let defaultConnectTimeout = Duration.seconds(10)
 
-    /// Connects to the database (one connection, within `connectTimeout`), migrates its schema,
-    /// then starts the pool.
+    /// Connects to the database (one connection, within `connectTimeout`), takes the store lock
+    /// on it (``PostgresStoreLock``, kept on that connection), migrates the schema, then starts
+    /// the pool.
+    /// - Parameters:
+    ///   - use: shared (the default) or exclusive.
+    ///   - lockWait: how long to wait for a conflicting holder of the store lock (30 s for a
+    ///     shared use, 3 s for an exclusive one unless given).
+    ///   - logger: where to log the loss and recovery of the lock's connection; none by default.
     /// - Throws: ``LocalVaultError`` (internalError) "cannot reach the database at <url>: <why>"
-    ///   when no connection is made in time (refused, authentication, TLS), or naming the
-    ///   migration's failure.
+    ///   when no connection is made in time (refused, authentication, TLS), when the store is
+    ///   locked by another process (see ``PostgresStoreLock``), or naming the migration's failure.
     package init(
         url: PostgresDatabaseURL,
         maximumConnections: Int = 20,
-        connectTimeout: Duration = PostgresStorage.defaultConnectTimeout
+        connectTimeout: Duration = PostgresStorage.defaultConnectTimeout,
+        use: PostgresStoreUse = .shared,
+        lockWait: Duration? = nil,
+        logger: Logger? = nil
     ) async throws {
         self.url = url
         let connection = try await Self.connect(url, within: connectTimeout)
         do {
-            try await PostgresSchema.migrate(connection)
+            storeLock = try await PostgresStoreLock(use, on: connection, url: url, wait: lockWait, logger: logger)
         } catch {
             try? await connection.close()
+            if let error = error as? LocalVaultError { throw error }
+            let reason = (PostgresFailure.storageError(error) as? StorageError).map(Self.text) ?? "\(error)"
+            throw LocalVaultError(.internalError, "cannot lock the database at \(url.redactedDescription): \(reason)")
+        }
+        do {
+            try await PostgresSchema.migrate(connection)
+        } catch {
             let reason = (PostgresFailure.storageError(error) as? StorageError).map(Self.text) ?? "\(error)"
             throw LocalVaultError(
                 .internalError,
                 "cannot migrate the database at \(url.redactedDescription): \(reason)"
             )
         }
-        try? await connection.close()
         let client = PostgresClient(
             configuration: url.clientConfiguration(
                 maximumConnections: maximumConnections,
@@ -57,7 +74,7 @@ package final class PostgresStorage: VaultStorage {
     deinit { runTask.cancel() }
 
     /// One connection, or a clear error within `bound` (a connection that hangs is abandoned).
-    private static func connect(_ url: PostgresDatabaseURL, within bound: Duration) async throws -> PostgresConnection {
+    static func connect(_ url: PostgresDatabaseURL, within bound: Duration) async throws -> PostgresConnection {
         let configuration = try url.connectionConfiguration(connectTimeout: bound)
         let unreachable = { (reason: String) in
             LocalVaultError(.internalError, "cannot reach the database at \(url.redactedDescription): \(reason)")

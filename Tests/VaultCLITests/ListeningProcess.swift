@@ -29,14 +29,20 @@ final class ListeningProcess {
         return process.terminationStatus == 0
     }()
 
-    /// `vault serve --port 0` accepting `apiKeys` (`VAULT_API_KEYS`), on a new temporary folder.
-    static func vaultServe(apiKeys: String, arguments: [String] = []) throws -> ListeningProcess {
+    /// `vault serve --port 0` accepting `apiKeys` (`VAULT_API_KEYS`), on a new temporary folder,
+    /// with `environment` added to the variables it gets.
+    static func vaultServe(
+        apiKeys: String,
+        arguments: [String] = [],
+        environment added: [String: String] = [:]
+    ) throws -> ListeningProcess {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("vault-served-\(UUID().uuidString)")
             .path
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("WORKOS_") }
         for name in ["VAULT_ROOT_KEY", "VAULT_HOME"] { environment[name] = nil }
         environment["VAULT_API_KEYS"] = apiKeys
+        environment.merge(added) { _, new in new }
         return try ListeningProcess(
             executable: VaultCLITests.binary,
             arguments: ["serve", "--port", "0", "--data-dir", folder] + arguments,
