@@ -138,7 +138,10 @@ final class KEKRing: Sendable {
         let rows = try await storage.rotateKEKs(newestCreatedBefore: cutoff, includes: includes) { name, version in
             let id = try Identifier.randomString()
             let key = try DataKey.generate()
-            let wrapped = try rootKey.wrap(key, associatedData: Self.associatedData(id: id, name: name, version: version))
+            let wrapped = try rootKey.wrap(
+                key,
+                associatedData: Self.associatedData(id: id, name: name, version: version)
+            )
             drawn.withLock { $0[id] = key }
             return StoredKEK(id: id, name: name, version: version, wrappedKey: wrapped, createdAt: createdAt)
         }

@@ -78,7 +78,8 @@ struct RotateRootKey: AsyncParsableCommand {
         let directory = dataDirectory ?? LocalVaultHome.defaultDirectory()
         let configuration = LocalVaultConfiguration(dataDirectory: directory, purgesInBackground: false)
         let databaseURL = try database.url()
-        let store = databaseURL == nil ? "the store in \(directory)" : "the database \(database.redactedDescription ?? "")"
+        let store =
+            databaseURL == nil ? "the store in \(directory)" : "the database \(database.redactedDescription ?? "")"
         let report: RootKeyRotationReport
         do {
             if let databaseURL {

@@ -102,7 +102,8 @@ struct RotateKEK: AsyncParsableCommand {
         let (vault, directory) = try await openStoreExclusively(
             dataDirectory: dataDirectory,
             database: database,
-            command: "rotate-kek")
+            command: "rotate-kek"
+        )
         let rotations: [KEKRotation]
         do {
             rotations = try await vault.rotateKEKs(context: keyContext, environmentID: environmentID)
@@ -159,7 +160,8 @@ struct Rewrap: AsyncParsableCommand {
         let (vault, directory) = try await openStoreExclusively(
             dataDirectory: dataDirectory,
             database: database,
-            command: "rewrap")
+            command: "rewrap"
+        )
         let totals: RewrapProgress
         do {
             totals = try await vault.rewrapStoredObjects(batchSize: batchSize) { progress in
@@ -236,7 +238,8 @@ struct RetireKEKVersions: AsyncParsableCommand {
         let (vault, _) = try await openStoreExclusively(
             dataDirectory: dataDirectory,
             database: database,
-            command: "retire-kek-versions")
+            command: "retire-kek-versions"
+        )
         let result: KEKRetirement
         do {
             result = try await vault.retireKEKVersions(

@@ -108,7 +108,9 @@ struct SharedDatabaseLockTests {
         let second = try await database.open()
         #expect(try database.sharedStoreLocks() == 2)
         let issued = try await first.createDataKey(context: context, environmentID: env)
-        #expect(try await second.decryptDataKey(encryptedKeys: issued.encryptedKeys, environmentID: env).key == issued.key)
+        #expect(
+            try await second.decryptDataKey(encryptedKeys: issued.encryptedKeys, environmentID: env).key == issued.key
+        )
         withExtendedLifetime((first, second)) {}
     }
 
@@ -165,7 +167,9 @@ struct SharedDatabaseLockTests {
         let newID = try #require(try kekIDs(after.encryptedKeys).first)
         #expect(newID != oldID)
         #expect(try database.kekVersion(id: newID) == 2)
-        #expect(try await other.decryptDataKey(encryptedKeys: before.encryptedKeys, environmentID: env).key == before.key)
+        #expect(
+            try await other.decryptDataKey(encryptedKeys: before.encryptedKeys, environmentID: env).key == before.key
+        )
     }
 
     @Test func aVersionRetiredByAnotherVaultStopsUnwrappingOnceTheKEKCacheTTLHasPassed() async throws {

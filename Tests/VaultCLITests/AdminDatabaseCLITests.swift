@@ -77,7 +77,11 @@ struct AdminDatabaseCLITests {
             environment: client
         )
         #expect(created.status == 0, "\(created.stderr)")
-        let encrypted = try cli.vault(["encrypt", "--context", "organization_id=org_1"], input: "4242", environment: client)
+        let encrypted = try cli.vault(
+            ["encrypt", "--context", "organization_id=org_1"],
+            input: "4242",
+            environment: client
+        )
         #expect(encrypted.status == 0, "\(encrypted.stderr)")
         let blob = encrypted.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         first.stop()
@@ -97,7 +101,10 @@ struct AdminDatabaseCLITests {
         #expect(refused.status == 2)
         #expect(refused.stderr.contains("refused: 1 stored object versions still use a version below 2"))
 
-        let rewrapped = try cli.vault(["admin", "rewrap"], environment: key.merging(["VAULT_DATABASE_URL": url]) { $1 })
+        let rewrapped = try cli.vault(
+            ["admin", "rewrap"],
+            environment: key.merging(["VAULT_DATABASE_URL": url]) { $1 }
+        )
         #expect(rewrapped.status == 0, "\(rewrapped.stderr)")
         #expect(rewrapped.stdout.contains("re-wrapped: 1"))
         #expect(rewrapped.stderr.contains("1 versions read, 1 re-wrapped"))
