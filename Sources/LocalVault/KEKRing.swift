@@ -16,21 +16,31 @@ final class KEKRing: Sendable {
 
     private let rootKey: DataKey
     private let storage: any VaultStorage
-    private let byName = Mutex<[KEKName: KEK]>([:])
-    private let byID = Mutex<[String: (environmentID: String, kek: KEK)]>([:])
+    private let byName = Mutex<[KEKName: (kek: KEK, readAt: ContinuousClock.Instant)]>([:])
+    private let byID = Mutex<[String: (environmentID: String, kek: KEK, readAt: ContinuousClock.Instant)]>([:])
+    /// How long a cached entry is trusted before the store is asked again; nil: forever.
+    private let cacheTTL: Duration?
     /// Bounds the memory the caches use; past it they start again empty.
     private static let cacheLimit = 100_000
 
-    init(rootKey: DataKey, storage: any VaultStorage) {
+    init(rootKey: DataKey, storage: any VaultStorage, cacheTTL: Duration? = nil) {
         self.rootKey = rootKey
         self.storage = storage
+        self.cacheTTL = cacheTTL
+    }
+
+    /// Whether an entry read at `readAt` is still trusted.
+    private func isFresh(_ readAt: ContinuousClock.Instant) -> Bool {
+        guard let cacheTTL else { return true }
+        return ContinuousClock.now - readAt < cacheTTL
     }
 
     /// The KEK of one context pair, created if it does not exist yet. Concurrent first uses (in
     /// this process or another sharing the store) insert at most one row and all read that row
-    /// (the newest, which is never retired: see KEKRotation).
+    /// (the newest, which is never retired: see KEKRotation). Past the cache's time to live, the
+    /// same path reads the pair's newest version again (another process may have added one).
     func kek(for name: KEKName) async throws -> KEK {
-        if let cached = byName.withLock({ $0[name] }) { return cached }
+        if let cached = byName.withLock({ $0[name] }), isFresh(cached.readAt) { return cached.kek }
         let id = try Identifier.randomString()
         let wrapped = try rootKey.wrap(
             try DataKey.generate(),
@@ -72,14 +82,25 @@ final class KEKRing: Sendable {
         return try unwrap(try await insertFirst(candidate))
     }
 
-    /// A KEK by id, if it exists in `environmentID` and is not retired.
+    /// A KEK by id, if it exists in `environmentID` and is not retired. Past the cache's time to
+    /// live, the store is asked again (another process may have retired it).
     func kek(id: String, environmentID: String) async throws -> KEK? {
-        if let cached = byID.withLock({ $0[id] }) { return cached.environmentID == environmentID ? cached.kek : nil }
+        let cached = byID.withLock { $0[id] }
+        if let cached, isFresh(cached.readAt) { return cached.environmentID == environmentID ? cached.kek : nil }
         // Ids are ours (lowercase UUIDs): one with a control character, read from a crafted
         // blob, names no KEK and must not be matched cut at a NUL.
         guard !ControlCharacters.occur(in: id) else { return nil }
-        guard let row = try await storage.kek(id: id, environmentID: environmentID) else { return nil }
-        let kek = try unwrap(row)
+        guard let row = try await storage.kek(id: id, environmentID: environmentID) else {
+            if cached != nil { forget(ids: [id]) }
+            return nil
+        }
+        // The same row as cached: its key is known, no need to unwrap it again.
+        let kek: KEK
+        if let cached, cached.environmentID == environmentID, cached.kek.version == row.version {
+            kek = cached.kek
+        } else {
+            kek = try unwrap(row)
+        }
         rememberByID(kek, environmentID: environmentID)
         return kek
     }
@@ -103,10 +124,40 @@ final class KEKRing: Sendable {
         return kek
     }
 
+    /// Adds the next version of every due pair that `includes` accepts (see
+    /// ``VaultStorage/rotateKEKs(newestCreatedBefore:includes:newVersion:)``: one process at a
+    /// time, due-ness read under its lock) and makes them the newest in this process.
+    func rotateDue(
+        newestCreatedBefore cutoff: Int64,
+        includes: @escaping @Sendable (KEKName) -> Bool
+    ) async throws -> [(name: KEKName, kek: KEK)] {
+        let rootKey = self.rootKey
+        // The keys drawn inside the transaction, by id, to cache once it has committed.
+        let drawn = Mutex<[String: DataKey]>([:])
+        let createdAt = Date().storedMilliseconds
+        let rows = try await storage.rotateKEKs(newestCreatedBefore: cutoff, includes: includes) { name, version in
+            let id = try Identifier.randomString()
+            let key = try DataKey.generate()
+            let wrapped = try rootKey.wrap(
+                key,
+                associatedData: Self.associatedData(id: id, name: name, version: version)
+            )
+            drawn.withLock { $0[id] = key }
+            return StoredKEK(id: id, name: name, version: version, wrappedKey: wrapped, createdAt: createdAt)
+        }
+        let keys = drawn.withLock { $0 }
+        return try rows.map { row in
+            guard let key = keys[row.id] else { throw Self.doesNotOpen }
+            let kek = KEK(id: row.id, key: key, version: row.version)
+            remember(kek, name: row.name)
+            return (row.name, kek)
+        }
+    }
+
     /// Drops KEKs from this process's caches (retired versions must stop unwrapping at once).
     func forget(ids: Set<String>) {
         byID.withLock { cache in for id in ids { cache[id] = nil } }
-        byName.withLock { cache in cache = cache.filter { !ids.contains($0.value.id) } }
+        byName.withLock { cache in cache = cache.filter { !ids.contains($0.value.kek.id) } }
     }
 
     private func unwrap(_ row: StoredKEK) throws -> KEK {
@@ -126,22 +177,24 @@ final class KEKRing: Sendable {
         "a stored key-encrypting key does not open with this root key (wrong root key or altered store)"
     )
 
-    /// Caches `kek` as the newest version of `name` (unless a newer one is cached) and by id.
+    /// Caches `kek` as the newest version of `name` (unless a newer one is cached and still
+    /// trusted) and by id.
     private func remember(_ kek: KEK, name: KEKName) {
+        let now = ContinuousClock.now
         byName.withLock { cache in
             if cache.count >= Self.cacheLimit { cache.removeAll() }
-            if let cached = cache[name], cached.version > kek.version { return }
-            cache[name] = kek
+            if let cached = cache[name], cached.kek.version > kek.version, isFresh(cached.readAt) { return }
+            cache[name] = (kek, now)
         }
         rememberByID(kek, environmentID: name.environmentID)
     }
 
     /// Caches an older version by id only: it must not become the pair's newest.
     private func rememberByID(_ kek: KEK, environmentID: String) {
-        let name = (environmentID: environmentID, kek: kek)
+        let entry = (environmentID: environmentID, kek: kek, readAt: ContinuousClock.now)
         byID.withLock { cache in
             if cache.count >= Self.cacheLimit { cache.removeAll() }
-            cache[kek.id] = name
+            cache[kek.id] = entry
         }
     }
 

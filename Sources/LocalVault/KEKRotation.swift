@@ -45,7 +45,8 @@ extension LocalVault {
     /// wrapped under it at once in this vault; data keys wrapped under older versions still open.
     /// Nothing is re-encrypted. Customer-key (BYOK) pairs are skipped: their provider rotates them.
     ///
-    /// Other vaults open on the store keep their cached newest version until they restart.
+    /// Other vaults open on the store keep their cached newest version for up to their
+    /// ``LocalVaultConfiguration/kekCacheTTL`` (until they restart when it is nil).
     /// - Throws: ``LocalVaultError`` (422 for an invalid context).
     public func rotateKEKs(context: KeyContext, environmentID: String) async throws -> [KEKRotation] {
         do {
@@ -64,8 +65,12 @@ extension LocalVault {
 
     /// Rotates every pair (of every environment) whose newest KEK version was created before
     /// `now - maxAge`: the engine side of a `--kek-max-age` policy. Pairs configured with a
-    /// customer key are skipped. Run it from one process per store: another open vault keeps its
-    /// cached newest version until it restarts.
+    /// customer key are skipped.
+    ///
+    /// Safe to run from every process sharing a store at once: the store lets one rotate at a
+    /// time and reads the due pairs under its lock, so each due pair gets one new version (the
+    /// others rotate nothing). Other vaults see the new version within their
+    /// ``LocalVaultConfiguration/kekCacheTTL``.
     /// - Returns: the versions created, with their environment.
     public func rotateKEKs(
         olderThan maxAge: Duration,
@@ -74,18 +79,16 @@ extension LocalVault {
         environmentID: String, rotation: KEKRotation
     )] {
         let cutoff = now.storedMilliseconds - maxAge.storedMilliseconds
-        let due = try await storage.pairsWithNewestKEK(createdBefore: cutoff)
-        var rotations: [(environmentID: String, rotation: KEKRotation)] = []
-        for name in due where !isCustomerPair(name.contextKey, name.contextValue) {
-            let kek = try await keks.rotate(name)
-            rotations.append(
-                (
-                    name.environmentID,
-                    KEKRotation(contextKey: name.contextKey, contextValue: name.contextValue, version: kek.version)
-                )
+        let customerPairs = Set(customerPairKeys)
+        let rotated = try await keks.rotateDue(newestCreatedBefore: cutoff) { name in
+            !customerPairs.contains("\(name.contextKey)\u{0}\(name.contextValue)")
+        }
+        return rotated.map { name, kek in
+            (
+                name.environmentID,
+                KEKRotation(contextKey: name.contextKey, contextValue: name.contextValue, version: kek.version)
             )
         }
-        return rotations
     }
 
     /// The newest KEK version of a pair, nil if it has none.

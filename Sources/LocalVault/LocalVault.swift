@@ -35,6 +35,29 @@ public struct LocalVaultConfiguration: Sendable {
     /// ``LocalVault/purgeDueObjects(now:)`` on its own schedule (as `vault serve` does) turns it off.
     public var purgesInBackground: Bool
 
+    /// How long the vault trusts the KEKs it keeps in memory: past it, the next use of a pair
+    /// reads the pair's newest version again, and the next use of a KEK by id checks again that
+    /// it is not retired. nil caches them for the vault's life.
+    ///
+    /// Unless set, nil on a data folder (its lock keeps admin commands away while a vault is
+    /// open) and ``sharedStoreKEKCacheTTL`` on a PostgreSQL database, which several processes
+    /// share: a version another process adds is used for new data keys, and a version it retires
+    /// stops unwrapping here, within that time.
+    public var kekCacheTTL: Duration? {
+        get { chosenKEKCacheTTL ?? nil }
+        set { chosenKEKCacheTTL = .some(newValue) }
+    }
+    /// nil while ``kekCacheTTL`` is not set (the store's default applies).
+    private var chosenKEKCacheTTL: Duration??
+
+    /// 60 seconds: the KEK cache's time to live on a store several processes share.
+    public static let sharedStoreKEKCacheTTL = Duration.seconds(60)
+
+    /// Sets ``kekCacheTTL`` to `ttl` unless the caller set it.
+    package mutating func defaultKEKCacheTTL(to ttl: Duration) {
+        if chosenKEKCacheTTL == nil { chosenKEKCacheTTL = .some(ttl) }
+    }
+
     /// - Parameters:
     ///   - dataDirectory: created (mode 0700) if missing.
     ///   - rootKey: defaults to `VAULT_ROOT_KEY` when set, else `root.key` in `dataDirectory`.
@@ -227,7 +250,7 @@ public final class LocalVault: Sendable {
                 logger: logger
             )
         }
-        keks = KEKRing(rootKey: rootKey, storage: storage)
+        keks = KEKRing(rootKey: rootKey, storage: storage, cacheTTL: configuration.kekCacheTTL)
         do {
             volatileIdempotency = try VolatileIdempotency()
         } catch {
@@ -366,6 +389,9 @@ public final class LocalVault: Sendable {
         let blob = KeysBlob(dataKeyID: id, entries: entries)
         return IssuedDataKey(id: id.lowercasedString, key: key, encryptedKeys: blob.encoded(), context: context)
     }
+
+    /// The pairs configured with a customer key, as `key NUL value`.
+    var customerPairKeys: Dictionary<String, CustomerKeyMapping>.Keys { customerKeys.keys }
 
     func customerKey(contextKey: String, contextValue: String) -> CustomerKeyMapping? {
         customerKeys.isEmpty ? nil : customerKeys["\(contextKey)\u{0}\(contextValue)"]

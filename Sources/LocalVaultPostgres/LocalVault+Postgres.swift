@@ -7,6 +7,14 @@ extension LocalVault {
     /// objects, durable idempotency records, one purge at a time) is enforced by the database.
     ///
     /// The schema is created or migrated on open (once, when instances start at the same time).
+    ///
+    /// The vault holds the database's store lock shared for as long as it lives (an advisory
+    /// lock on a connection of its own, taken again if that connection is lost): an
+    /// ``openExclusively(databaseURL:configuration:)`` elsewhere is refused meanwhile, and while
+    /// one holds the database this open waits up to 30 seconds, then fails.
+    ///
+    /// KEKs are cached for ``LocalVaultConfiguration/kekCacheTTL``, 60 seconds unless set: a KEK
+    /// version added or retired by another process is seen within that time.
     /// - Parameters:
     ///   - databaseURL: `postgres://user[:password]@host[:port]/database[?sslmode=...&sslrootcert=FILE]`
     ///     (also `postgresql://`): a loopback host is reached without TLS unless `sslmode` says
@@ -17,10 +25,37 @@ extension LocalVault {
     ///     no store here.
     /// - Throws: ``LocalVaultError``: `invalidRequest` for a URL that breaks the rules above;
     ///   `internalError` "cannot reach the database at <url without password>: <why>" when no
-    ///   connection is made within ten seconds; the root-key errors of any open.
+    ///   connection is made within ten seconds; `internalError` when an admin command holds the
+    ///   database past 30 seconds; the root-key errors of any open.
     public static func open(databaseURL: String, configuration: LocalVaultConfiguration) async throws -> LocalVault {
+        try await open(databaseURL: databaseURL, configuration: configuration, use: .shared)
+    }
+
+    /// Opens a vault on a PostgreSQL database holding its store lock exclusively: refused while
+    /// any other vault (in this process or another, such as a running `vault serve`) has the
+    /// database open, and no other can open it until this one is released. The `vault admin`
+    /// commands use it, as ``openExclusively(configuration:)`` on a data folder.
+    /// - Throws: ``LocalVaultError`` as ``open(databaseURL:configuration:)``, or (internalError)
+    ///   "the database at <url> is open in another process (a running vault serve?): stop it first".
+    public static func openExclusively(
+        databaseURL: String,
+        configuration: LocalVaultConfiguration
+    ) async throws -> LocalVault {
+        try await open(databaseURL: databaseURL, configuration: configuration, use: .exclusive)
+    }
+
+    /// The open of both uses; `lockWait` (tests) bounds the wait for a conflicting holder.
+    package static func open(
+        databaseURL: String,
+        configuration: LocalVaultConfiguration,
+        use: PostgresStoreUse,
+        lockWait: Duration? = nil
+    ) async throws -> LocalVault {
         let url = try PostgresDatabaseURL(parsing: databaseURL)
-        let storage = try await PostgresStorage(url: url)
+        let storage = try await PostgresStorage(url: url, use: use, lockWait: lockWait, logger: configuration.logger)
+        var configuration = configuration
+        // Several processes share the store: a KEK version one adds or retires must reach the others.
+        configuration.defaultKEKCacheTTL(to: LocalVaultConfiguration.sharedStoreKEKCacheTTL)
         return try await open(storage: storage, configuration: configuration, storeDescription: url.redactedDescription)
     }
 }
@@ -31,16 +66,18 @@ extension LocalVault {
     /// re-wrapped and every stored response re-sealed in one transaction, the new key written
     /// first (to `root.key.next`, or to `newKeyFile` for a root key from `VAULT_ROOT_KEY`).
     ///
-    /// Stop every `vault serve` on the database first: an instance that keeps running holds the
-    /// old key and could not open KEKs created under the new one.
-    /// - Throws: ``LocalVaultError``, as ``open(databaseURL:configuration:)`` and the rotation.
+    /// It holds the database's store lock exclusively, as ``openExclusively(databaseURL:configuration:)``:
+    /// refused while any vault has the database open (stop every `vault serve` on it first: an
+    /// instance that kept running would hold the old key and could not open KEKs created under
+    /// the new one).
+    /// - Throws: ``LocalVaultError``, as ``openExclusively(databaseURL:configuration:)`` and the rotation.
     public static func rotateRootKey(
         databaseURL: String,
         configuration: LocalVaultConfiguration,
         newKeyFile: String? = nil
     ) async throws -> RootKeyRotationReport {
         let url = try PostgresDatabaseURL(parsing: databaseURL)
-        let storage = try await PostgresStorage(url: url)
+        let storage = try await PostgresStorage(url: url, use: .exclusive, logger: configuration.logger)
         return try await rotateRootKey(
             storage: storage,
             configuration: configuration,

@@ -60,7 +60,8 @@ extension PostgresStorage {
         newKeyLocation: String,
         beforeCommit: @escaping @Sendable () throws -> Void
     ) async throws -> RootKeyRewrap.Counts {
-        try await inTransaction { connection in
+        // Every KEK and stored response in one transaction: a large store takes a while.
+        try await inTransaction(bound: .seconds(3_600)) { connection in
             var counts = RootKeyRewrap.Counts()
             // Locked, so that no KEK version is added and no response stored meanwhile.
             let keks = try await connection.rows("\(Self.kekColumns) FROM keks ORDER BY id FOR UPDATE")
@@ -181,10 +182,17 @@ extension PostgresStorage {
         createdAt: Int64,
         wrap: @escaping @Sendable (Int) throws -> [UInt8]
     ) async throws -> Int {
-        // Two processes may compute the same next version: the unique (pair, version) constraint
-        // refuses the second insert, which computes again.
+        // Concurrent rotations of one pair (in any process) wait for each other on a lock of the
+        // pair, held to the commit, so that each computes the next version after the last one
+        // committed. The unique (pair, version) constraint stays the backstop, retried.
         for _ in 0..<8 {
-            let inserted: Int? = try await withConnection { connection in
+            let inserted: Int? = try await inTransaction { connection in
+                try await connection.run(
+                    """
+                    SELECT pg_advisory_xact_lock(hashtextextended(
+                        \(name.environmentID)::text || '/' || \(name.contextKey)::text || '/' || \(name.contextValue)::text, 0))
+                    """
+                )
                 let newest = try await connection.rows(
                     """
                     SELECT COALESCE(MAX(version), 0) FROM keks
@@ -251,6 +259,48 @@ extension PostgresStorage {
                     """
                 ).map { try $0.decode(String.self) }
             )
+        }
+    }
+
+    /// The key of the advisory lock a `--kek-max-age` rotation runs under: one process at a time.
+    static let kekRotationLock: Int64 = 0x4C56_524F_5441_0001
+
+    /// Under a transaction-level advisory lock, tried without waiting: an instance that finds
+    /// another rotating skips this round (the pairs are no longer due when it next looks).
+    package func rotateKEKs(
+        newestCreatedBefore cutoff: Int64,
+        includes: @escaping @Sendable (KEKName) -> Bool,
+        newVersion: @escaping @Sendable (KEKName, Int) throws -> StoredKEK
+    ) async throws -> [StoredKEK] {
+        try await inTransaction { connection in
+            let locked = try await connection.rows("SELECT pg_try_advisory_xact_lock(\(Self.kekRotationLock))")
+            guard try locked[0].decode(Bool.self) else { return [] }
+            // Read under the lock: a rotation another instance committed a moment ago is seen.
+            let pairs = try await connection.rows(
+                """
+                SELECT environment_id, context_key, context_value, MAX(version) FROM keks
+                GROUP BY environment_id, context_key, context_value
+                HAVING MAX(created_at) < \(cutoff)
+                """
+            )
+            var inserted: [StoredKEK] = []
+            for pair in pairs {
+                let (environmentID, contextKey, contextValue, newest) = try pair.decode(
+                    (String, String, String, Int).self
+                )
+                let name = KEKName(environmentID: environmentID, contextKey: contextKey, contextValue: contextValue)
+                guard includes(name) else { continue }
+                let kek = try newVersion(name, newest + 1)
+                try await connection.run(
+                    """
+                    INSERT INTO keks (id, environment_id, context_key, context_value, version, wrapped_key, created_at)
+                    VALUES (\(kek.id), \(environmentID), \(contextKey), \(contextValue), \(kek.version),
+                            \(kek.wrappedKey), \(kek.createdAt))
+                    """
+                )
+                inserted.append(kek)
+            }
+            return inserted
         }
     }
 

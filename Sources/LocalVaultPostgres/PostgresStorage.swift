@@ -14,6 +14,8 @@ package final class PostgresStorage: VaultStorage {
     package let url: PostgresDatabaseURL
     let client: PostgresClient
     private let runTask: Task<Void, Never>
+    /// Held (shared or exclusive) for as long as the storage lives: see ``PostgresStoreLock``.
+    private let storeLock: PostgresStoreLock
 
     /// Queries are never logged: they would show names, contexts and wrapped keys.
     static let silent = Logger(label: "LocalVaultPostgres", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -21,29 +23,44 @@ package final class PostgresStorage: VaultStorage {
     /// The bound of the first connection at open, unless told otherwise.
     package static let defaultConnectTimeout = Duration.seconds(10)
 
-    /// Connects to the database (one connection, within `connectTimeout`), migrates its schema,
-    /// then starts the pool.
+    /// Connects to the database (one connection, within `connectTimeout`), takes the store lock
+    /// on it (``PostgresStoreLock``, kept on that connection), migrates the schema, then starts
+    /// the pool.
+    /// - Parameters:
+    ///   - use: shared (the default) or exclusive.
+    ///   - lockWait: how long to wait for a conflicting holder of the store lock (30 s for a
+    ///     shared use, 3 s for an exclusive one unless given).
+    ///   - logger: where to log the loss and recovery of the lock's connection; none by default.
     /// - Throws: ``LocalVaultError`` (internalError) "cannot reach the database at <url>: <why>"
-    ///   when no connection is made in time (refused, authentication, TLS), or naming the
-    ///   migration's failure.
+    ///   when no connection is made in time (refused, authentication, TLS), when the store is
+    ///   locked by another process (see ``PostgresStoreLock``), or naming the migration's failure.
     package init(
         url: PostgresDatabaseURL,
         maximumConnections: Int = 20,
-        connectTimeout: Duration = PostgresStorage.defaultConnectTimeout
+        connectTimeout: Duration = PostgresStorage.defaultConnectTimeout,
+        use: PostgresStoreUse = .shared,
+        lockWait: Duration? = nil,
+        logger: Logger? = nil
     ) async throws {
         self.url = url
         let connection = try await Self.connect(url, within: connectTimeout)
         do {
-            try await PostgresSchema.migrate(connection)
+            storeLock = try await PostgresStoreLock(use, on: connection, url: url, wait: lockWait, logger: logger)
         } catch {
             try? await connection.close()
+            if let error = error as? LocalVaultError { throw error }
+            let reason = (PostgresFailure.storageError(error) as? StorageError).map(Self.text) ?? "\(error)"
+            throw LocalVaultError(.internalError, "cannot lock the database at \(url.redactedDescription): \(reason)")
+        }
+        do {
+            try await PostgresSchema.migrate(connection)
+        } catch {
             let reason = (PostgresFailure.storageError(error) as? StorageError).map(Self.text) ?? "\(error)"
             throw LocalVaultError(
                 .internalError,
                 "cannot migrate the database at \(url.redactedDescription): \(reason)"
             )
         }
-        try? await connection.close()
         let client = PostgresClient(
             configuration: url.clientConfiguration(
                 maximumConnections: maximumConnections,
@@ -57,7 +74,7 @@ package final class PostgresStorage: VaultStorage {
     deinit { runTask.cancel() }
 
     /// One connection, or a clear error within `bound` (a connection that hangs is abandoned).
-    private static func connect(_ url: PostgresDatabaseURL, within bound: Duration) async throws -> PostgresConnection {
+    static func connect(_ url: PostgresDatabaseURL, within bound: Duration) async throws -> PostgresConnection {
         let configuration = try url.connectionConfiguration(connectTimeout: bound)
         let unreachable = { (reason: String) in
             LocalVaultError(.internalError, "cannot reach the database at \(url.redactedDescription): \(reason)")
@@ -87,36 +104,34 @@ package final class PostgresStorage: VaultStorage {
     /// client retries) instead of holding the request until the pool gives up (a minute).
     static let leaseBound = Duration.seconds(5)
 
+    /// How long one operation may take, its connection included, unless it says otherwise. A
+    /// query sent on a connection the server has just ended was seen never to complete in
+    /// PostgresNIO 1.33.2 (the pool leased the closing connection again): past this bound the
+    /// operation fails as unavailable and is abandoned, rather than holding a request forever.
+    static let operationBound = Duration.seconds(30)
+
     /// `body` on a pooled connection, its failures as the engine sees them (``PostgresFailure``).
     /// Either `body` runs to its end or not at all: a connection that arrives after the lease
-    /// bound is handed back unused.
+    /// bound is handed back unused. Past `bound` the caller gets `unavailable` at once.
     func withConnection<Result: Sendable>(
+        bound: Duration = PostgresStorage.operationBound,
         _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
     ) async throws -> Result {
         let lease = Lease()
         let client = self.client
-        do {
-            return try await withThrowingTaskGroup(of: Result?.self) { group in
-                group.addTask {
-                    try await client.withConnection { connection in
-                        guard lease.start() else { throw Self.noConnection }
-                        return try await body(connection)
-                    }
-                }
-                group.addTask {
-                    try? await Task.sleep(for: Self.leaseBound)
-                    guard lease.expire() else { return nil }
-                    throw Self.noConnection
-                }
-                while let finished = try await group.next() {
-                    guard let result = finished else { continue }
-                    group.cancelAll()
-                    return result
-                }
-                throw Self.noConnection
+        let outcome = await Deadline.race(bound, earlyExit: (Self.leaseBound, { lease.expire() })) {
+            try await client.withConnection { connection in
+                guard lease.start() else { throw Self.noConnection }
+                return try await body(connection)
             }
-        } catch {
-            throw PostgresFailure.storageError(error)
+        } abandoned: { _ in
+        }
+        switch outcome {
+        case .finished(.success(let result)): return result
+        case .finished(.failure(let error)): throw PostgresFailure.storageError(error)
+        case .timedOut:
+            if lease.hasExpired { throw Self.noConnection }
+            throw StorageError.unavailable("the database did not answer within \(bound.components.seconds) seconds")
         }
     }
 
@@ -138,6 +153,8 @@ package final class PostgresStorage: VaultStorage {
             }
         }
 
+        var hasExpired: Bool { state.withLock { $0 == .expired } }
+
         /// The bound passed: true unless the connection arrived first.
         func expire() -> Bool {
             state.withLock { state in
@@ -151,9 +168,10 @@ package final class PostgresStorage: VaultStorage {
     /// `body` in one transaction (READ COMMITTED), committed when it returns, rolled back when it
     /// throws (its error is rethrown as it is).
     func inTransaction<Result: Sendable>(
+        bound: Duration = PostgresStorage.operationBound,
         _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
     ) async throws -> Result {
-        try await withConnection { connection in
+        try await withConnection(bound: bound) { connection in
             try await connection.run("BEGIN")
             let result: Result
             do {
@@ -173,8 +191,8 @@ package final class PostgresStorage: VaultStorage {
     }
 }
 
-/// A race between an operation and a clock, for the first connection at open: the operation is
-/// cancelled at the deadline and not awaited (a connect that ignores cancellation is abandoned,
+/// A race between an operation and a clock (the first connection at open, every operation): the
+/// operation is cancelled at the deadline and not awaited (a connect that ignores cancellation is abandoned,
 /// and what it returns later is handed to `abandoned`).
 enum Deadline {
     enum Outcome<Value: Sendable>: Sendable {
@@ -190,8 +208,11 @@ enum Deadline {
         func settle() -> CheckedContinuation<Outcome<Value>, Never>? { continuation.withLock { $0.take() } }
     }
 
+    /// - Parameter earlyExit: a shorter bound and a check made when it passes: when the check
+    ///   says so (it returns true), the race ends there as timed out.
     static func race<Value: Sendable>(
         _ bound: Duration,
+        earlyExit: (after: Duration, check: @Sendable () -> Bool)? = nil,
         _ operation: @escaping @Sendable () async throws -> Value,
         abandoned: @escaping @Sendable (Value) async -> Void
     ) async -> Outcome<Value> {
@@ -199,7 +220,17 @@ enum Deadline {
         return await withCheckedContinuation { (continuation: CheckedContinuation<Outcome<Value>, Never>) in
             race.continuation.withLock { $0 = continuation }
             let timer = Task {
-                try? await Task.sleep(for: bound)
+                if let earlyExit {
+                    try? await Task.sleep(for: earlyExit.after)
+                    if !Task.isCancelled, earlyExit.check(), let continuation = race.settle() {
+                        race.work.withLock { $0?.cancel() }
+                        continuation.resume(returning: .timedOut)
+                        return
+                    }
+                    try? await Task.sleep(for: bound - earlyExit.after)
+                } else {
+                    try? await Task.sleep(for: bound)
+                }
                 guard let continuation = race.settle() else { return }
                 race.work.withLock { $0?.cancel() }
                 continuation.resume(returning: .timedOut)

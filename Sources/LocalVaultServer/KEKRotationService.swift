@@ -4,8 +4,11 @@ import Logging
 import ServiceLifecycle
 
 /// `vault serve --kek-max-age`: every hour (and at start), gives a new version to every KEK whose
-/// newest version is older than the maximum age. This server's cache uses the new version at once;
-/// data keys under older versions still decrypt. Names and counts are logged, never a key.
+/// newest version is older than the maximum age. This server's cache uses the new version at once,
+/// other instances on a shared database within their KEK cache's time to live; data keys under
+/// older versions still decrypt. Every instance may run it: the store lets one rotate at a time
+/// and re-reads the due pairs under its lock, so each due pair gets one new version. Names and
+/// counts are logged, never a key.
 struct KEKRotationService: Service {
     let vault: LocalVault
     let maxAge: Duration

@@ -1,11 +1,12 @@
 import ArgumentParser
 import Foundation
 import LocalVault
+import LocalVaultPostgres
 
-/// `vault admin`: operations on the embedded store itself, run while no `vault serve` uses it.
+/// `vault admin`: operations on the store itself (a data folder or a database), run while no `vault serve` uses it.
 struct Admin: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Operate on the local store: root-key and KEK rotation, rewrap, retirement.",
+        abstract: "Operate on the store (a data folder, or --database): root-key and KEK rotation, rewrap, retirement.",
         subcommands: [RotateRootKey.self, RotateKEK.self, Rewrap.self, RetireKEKVersions.self]
     )
 }
@@ -27,14 +28,25 @@ struct RotateRootKey: AsyncParsableCommand {
             (created 0600, never overwritten): set VAULT_ROOT_KEY to its content before the next \
             start, then remove the file. The key is never printed.
 
+            With --database (or $VAULT_DATABASE_URL), the PostgreSQL database is rotated: stop \
+            every `vault serve` instance on it first, then start them all with the new key. The \
+            root key comes from $VAULT_ROOT_KEY, else root.key in --data-dir, as above.
+
             Examples:
               vault admin rotate-root-key --data-dir /var/lib/vault
               VAULT_ROOT_KEY=... vault admin rotate-root-key --new-key-file /secure/root.key.new
+              vault admin rotate-root-key --data-dir /etc/vault \\
+                --database postgres://vault@db:5432/vault --database-password-file /etc/vault/db.password
             """
     )
 
-    @Option(name: .customLong("data-dir"), help: "The vault's data folder (default: see `vault --help`).")
+    @Option(
+        name: .customLong("data-dir"),
+        help: "The vault's data folder: its store, or with --database its root.key (default: see `vault --help`)."
+    )
     var dataDirectory: String?
+
+    @OptionGroup var database: DatabaseOptions
 
     @Option(
         name: .customLong("new-key-file"),
@@ -64,12 +76,24 @@ struct RotateRootKey: AsyncParsableCommand {
 
     func run() async throws {
         let directory = dataDirectory ?? LocalVaultHome.defaultDirectory()
+        let configuration = LocalVaultConfiguration(dataDirectory: directory, purgesInBackground: false)
+        let databaseURL = try database.url()
+        let store =
+            databaseURL == nil ? "the store in \(directory)" : "the database \(database.redactedDescription ?? "")"
         let report: RootKeyRotationReport
         do {
-            report = try await LocalVault.rotateRootKey(
-                configuration: LocalVaultConfiguration(dataDirectory: directory, purgesInBackground: false),
-                newKeyFile: newKeyFile
-            )
+            if let databaseURL {
+                try requireRootKey(configuration, command: "rotate-root-key")
+                report = try await LocalVault.rotateRootKey(
+                    databaseURL: databaseURL,
+                    configuration: configuration,
+                    newKeyFile: newKeyFile
+                )
+            } else {
+                report = try await LocalVault.rotateRootKey(configuration: configuration, newKeyFile: newKeyFile)
+            }
+        } catch let exit as ExitCode {
+            throw exit
         } catch {
             // The store could not be opened, is in use, or the key is not its own: a service failure.
             let message = (error as? LocalVaultError)?.message ?? "\(type(of: error))"
@@ -77,7 +101,7 @@ struct RotateRootKey: AsyncParsableCommand {
             throw ExitCode(5)
         }
         var lines = [
-            "rotated the root key of the store in \(directory)",
+            "rotated the root key of \(store)",
             "key-encrypting keys re-wrapped: \(report.rewrappedKEKs)",
             "stored responses re-sealed: \(report.resealedResponses)",
         ]

@@ -1,25 +1,52 @@
 import ArgumentParser
 import Foundation
 import LocalVault
+import LocalVaultPostgres
 import VaultAPI
 
-/// Opens the store for a `vault admin` KEK command: exclusively, so that no running `vault serve`
-/// keeps using its cached KEKs (the previous newest version, or a version being retired).
+/// Opens the store for a `vault admin` KEK command (the SQLite store of the data folder, or the
+/// PostgreSQL database of `--database`) exclusively, so that no running `vault serve` keeps
+/// using its cached KEKs (the previous newest version, or a version being retired).
 /// Failures are a service failure, exit 5.
-func openStoreExclusively(dataDirectory: String?, command: String) throws -> (LocalVault, String) {
+/// - Returns: the vault and how to name its store in output (a folder, or a URL without password).
+func openStoreExclusively(
+    dataDirectory: String?,
+    database: DatabaseOptions,
+    command: String
+) async throws -> (LocalVault, String) {
     let directory = dataDirectory ?? LocalVaultHome.defaultDirectory()
+    let configuration = LocalVaultConfiguration(dataDirectory: directory, purgesInBackground: false)
+    if let databaseURL = try database.url() {
+        try requireRootKey(configuration, command: command)
+        do {
+            let vault = try await LocalVault.openExclusively(databaseURL: databaseURL, configuration: configuration)
+            return (vault, "the database \(database.redactedDescription ?? "")")
+        } catch {
+            adminFailure(error, command: command)
+        }
+    }
     guard FileManager.default.fileExists(atPath: (directory as NSString).appendingPathComponent("vault.sqlite")) else {
         FileHandle.standardError.write(Data("vault: admin \(command): there is no vault store in \(directory)\n".utf8))
         throw ExitCode(5)
     }
     do {
-        let vault = try LocalVault.openExclusively(
-            configuration: LocalVaultConfiguration(dataDirectory: directory, purgesInBackground: false)
-        )
-        return (vault, directory)
+        return (try LocalVault.openExclusively(configuration: configuration), directory)
     } catch {
         adminFailure(error, command: command)
     }
+}
+
+/// An admin command on a database never creates a root key: the database's must be there
+/// (`VAULT_ROOT_KEY`, or `root.key` in the data folder).
+func requireRootKey(_ configuration: LocalVaultConfiguration, command: String) throws {
+    guard case .file(let path) = configuration.rootKey, !FileManager.default.fileExists(atPath: path) else { return }
+    FileHandle.standardError.write(
+        Data(
+            ("vault: admin \(command): there is no root key at \(path): give the database's root key in "
+                + "\(RootKeySource.environmentVariable) or as root.key in --data-dir\n").utf8
+        )
+    )
+    throw ExitCode(5)
 }
 
 /// Reports a failed admin command on standard error and exits 5 (a service failure).
@@ -41,8 +68,14 @@ struct RotateKEK: AsyncParsableCommand {
             version; data keys and objects under older versions still decrypt. Nothing is \
             re-encrypted: run `vault admin rewrap` to move stored objects to the new version.
 
-            Example:
+            With --database (or $VAULT_DATABASE_URL), the command works on that PostgreSQL \
+            database; stop every `vault serve` instance on it first. Its root key comes from \
+            $VAULT_ROOT_KEY, else root.key in --data-dir.
+
+            Examples:
               vault admin rotate-kek --context organization_id=org_123 --data-dir /var/lib/vault
+              vault admin rotate-kek --context organization_id=org_123 \\
+                --database postgres://vault@db:5432/vault --database-password-file /etc/vault/db.password
             """
     )
 
@@ -51,8 +84,13 @@ struct RotateKEK: AsyncParsableCommand {
     @Option(name: .customLong("environment"), help: "The environment of the keys (default: environment_local).")
     var environmentID: String = LocalVault.defaultEnvironmentID
 
-    @Option(name: .customLong("data-dir"), help: "The vault's data folder (default: see `vault --help`).")
+    @Option(
+        name: .customLong("data-dir"),
+        help: "The vault's data folder: its store, or with --database its root.key (default: see `vault --help`)."
+    )
     var dataDirectory: String?
+
+    @OptionGroup var database: DatabaseOptions
 
     func validate() throws {
         guard !context.pairs.isEmpty else { throw ValidationError("name at least one --context key=value") }
@@ -61,7 +99,11 @@ struct RotateKEK: AsyncParsableCommand {
 
     func run() async throws {
         let keyContext = try context.keyContext()
-        let (vault, directory) = try openStoreExclusively(dataDirectory: dataDirectory, command: "rotate-kek")
+        let (vault, directory) = try await openStoreExclusively(
+            dataDirectory: dataDirectory,
+            database: database,
+            command: "rotate-kek"
+        )
         let rotations: [KEKRotation]
         do {
             rotations = try await vault.rotateKEKs(context: keyContext, environmentID: environmentID)
@@ -89,11 +131,23 @@ struct Rewrap: AsyncParsableCommand {
             stored version change: the ciphertext, the value and the etag stay. Runs in batches \
             (one transaction each) with progress on standard error; versions already under the \
             newest KEK versions are skipped, so an interrupted run is finished by running it again.
+
+            With --database (or $VAULT_DATABASE_URL), the command works on that PostgreSQL \
+            database; stop every `vault serve` instance on it first.
+
+            Examples:
+              vault admin rewrap --data-dir /var/lib/vault
+              VAULT_DATABASE_URL=postgres://vault:secret@db:5432/vault vault admin rewrap --batch-size 1000
             """
     )
 
-    @Option(name: .customLong("data-dir"), help: "The vault's data folder (default: see `vault --help`).")
+    @Option(
+        name: .customLong("data-dir"),
+        help: "The vault's data folder: its store, or with --database its root.key (default: see `vault --help`)."
+    )
     var dataDirectory: String?
+
+    @OptionGroup var database: DatabaseOptions
 
     @Option(name: .customLong("batch-size"), help: "Object versions per transaction (default 500).")
     var batchSize: Int = 500
@@ -103,7 +157,11 @@ struct Rewrap: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let (vault, directory) = try openStoreExclusively(dataDirectory: dataDirectory, command: "rewrap")
+        let (vault, directory) = try await openStoreExclusively(
+            dataDirectory: dataDirectory,
+            database: database,
+            command: "rewrap"
+        )
         let totals: RewrapProgress
         do {
             totals = try await vault.rewrapStoredObjects(batchSize: batchSize) { progress in
@@ -141,6 +199,14 @@ struct RetireKEKVersions: AsyncParsableCommand {
             `vault admin rewrap` first. Encrypted blobs held by clients cannot be counted: those \
             still under a retired version stop decrypting (400, as a foreign blob); rekey them \
             (keys/rekey) before retiring. Retired versions stay in the store, never unwrap again.
+
+            With --database (or $VAULT_DATABASE_URL), the command works on that PostgreSQL \
+            database; stop every `vault serve` instance on it first.
+
+            Examples:
+              vault admin retire-kek-versions --context organization_id=org_123 --below 2
+              vault admin retire-kek-versions --context organization_id=org_123 --below 2 \\
+                --database postgres://vault@db:5432/vault --database-password-file /etc/vault/db.password
             """
     )
 
@@ -152,8 +218,13 @@ struct RetireKEKVersions: AsyncParsableCommand {
     @Option(name: .customLong("environment"), help: "The environment of the keys (default: environment_local).")
     var environmentID: String = LocalVault.defaultEnvironmentID
 
-    @Option(name: .customLong("data-dir"), help: "The vault's data folder (default: see `vault --help`).")
+    @Option(
+        name: .customLong("data-dir"),
+        help: "The vault's data folder: its store, or with --database its root.key (default: see `vault --help`)."
+    )
     var dataDirectory: String?
+
+    @OptionGroup var database: DatabaseOptions
 
     func validate() throws {
         guard context.pairs.count == 1 else { throw ValidationError("name exactly one --context key=value") }
@@ -164,7 +235,11 @@ struct RetireKEKVersions: AsyncParsableCommand {
     func run() async throws {
         let keyContext = try context.keyContext()
         guard let (contextKey, contextValue) = keyContext.sortedPairs.first else { throw ExitCode(2) }
-        let (vault, _) = try openStoreExclusively(dataDirectory: dataDirectory, command: "retire-kek-versions")
+        let (vault, _) = try await openStoreExclusively(
+            dataDirectory: dataDirectory,
+            database: database,
+            command: "retire-kek-versions"
+        )
         let result: KEKRetirement
         do {
             result = try await vault.retireKEKVersions(

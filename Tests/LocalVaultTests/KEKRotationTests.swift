@@ -184,4 +184,30 @@ struct KEKRotationTests {
         let fresh = try await vault.createDataKey(context: context, environmentID: env)
         #expect(try await fixture.kekVersion(id: try #require(try kekIDs(fresh.encryptedKeys).first)) == 2)
     }
+
+    @Test(arguments: TestBackend.allCases)
+    func concurrentMaxAgeRotationsGiveEachDuePairExactlyOneNewVersion(backend: TestBackend) async throws {
+        let fixture = try await TemporaryVault(backend)
+        let vaults = [fixture.vault, try await fixture.openAnother()]
+        let env = LocalVault.defaultEnvironmentID
+        for index in 0..<6 {
+            _ = try await fixture.vault.createDataKey(
+                context: KeyContext(["organization_id": "org_\(index)"]),
+                environmentID: env
+            )
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        // One instant for every caller: a version one of them adds is newer than the cutoff.
+        let now = Date()
+
+        let counts = try await withThrowingTaskGroup(of: Int.self) { group in
+            for index in 0..<4 {
+                group.addTask { try await vaults[index % 2].rotateKEKs(olderThan: .milliseconds(200), now: now).count }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+
+        #expect(counts.reduce(0, +) == 6)
+        #expect(try await fixture.kekVersions() == Array(repeating: 1, count: 6) + Array(repeating: 2, count: 6))
+    }
 }

@@ -30,11 +30,11 @@ final class ListeningProcess {
     }()
 
     /// `vault serve --port 0` accepting `apiKeys` (`VAULT_API_KEYS`), on a new temporary folder,
-    /// with `extraEnvironment` set (such as `VAULT_ROOT_KEY`).
+    /// with `environment` added to the variables it gets.
     static func vaultServe(
         apiKeys: String,
         arguments: [String] = [],
-        extraEnvironment: [String: String] = [:]
+        environment added: [String: String] = [:]
     ) throws -> ListeningProcess {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("vault-served-\(UUID().uuidString)")
             .path
@@ -42,7 +42,7 @@ final class ListeningProcess {
         var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("WORKOS_") }
         for name in ["VAULT_ROOT_KEY", "VAULT_HOME"] { environment[name] = nil }
         environment["VAULT_API_KEYS"] = apiKeys
-        environment.merge(extraEnvironment) { _, new in new }
+        environment.merge(added) { _, new in new }
         return try ListeningProcess(
             executable: VaultCLITests.binary,
             arguments: ["serve", "--port", "0", "--data-dir", folder] + arguments,

@@ -73,7 +73,7 @@ struct MigrateCLITests {
         let server = try ListeningProcess.vaultServe(
             apiKeys: "sk_test_migrated",
             arguments: ["--database", databaseURL],
-            extraEnvironment: [
+            environment: [
                 "VAULT_ROOT_KEY": rootKey.count == 32
                     ? rootKey.base64EncodedString() : String(decoding: rootKey, as: UTF8.self)
             ]

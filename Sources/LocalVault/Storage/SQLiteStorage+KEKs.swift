@@ -148,6 +148,46 @@ extension SQLiteStorage {
         }
     }
 
+    /// One write transaction, which GRDB opens `IMMEDIATE`: the single writer is the lock, and
+    /// the due pairs are read inside it.
+    func rotateKEKs(
+        newestCreatedBefore cutoff: Int64,
+        includes: @escaping @Sendable (KEKName) -> Bool,
+        newVersion: @escaping @Sendable (KEKName, Int) throws -> StoredKEK
+    ) async throws -> [StoredKEK] {
+        let due = try StatementArguments.checked([cutoff])
+        return try await write { db in
+            let pairs = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT environment_id, context_key, context_value, MAX(version) AS newest FROM keks
+                    GROUP BY environment_id, context_key, context_value
+                    HAVING MAX(created_at) < ?
+                    """,
+                arguments: due
+            )
+            var inserted: [StoredKEK] = []
+            for pair in pairs {
+                let name = Self.kekName(pair)
+                guard includes(name) else { continue }
+                let kek = try newVersion(name, (pair["newest"] as Int) + 1)
+                try db.execute(
+                    sql: """
+                        INSERT INTO keks (id, environment_id, context_key, context_value, version, wrapped_key,
+                                          created_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: try StatementArguments.checked([
+                        kek.id, name.environmentID, name.contextKey, name.contextValue, kek.version,
+                        Data(kek.wrappedKey), kek.createdAt,
+                    ])
+                )
+                inserted.append(kek)
+            }
+            return inserted
+        }
+    }
+
     // MARK: Rows
 
     static let kekColumns = "id, environment_id, context_key, context_value, version, wrapped_key, created_at"

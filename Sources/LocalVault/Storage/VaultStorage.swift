@@ -66,6 +66,18 @@ package protocol VaultStorage: Sendable {
     /// Retires the pair's versions below `version`; returns how many were retired now.
     func retireKEKs(of name: KEKName, below version: Int, at instant: Int64) async throws -> Int
 
+    /// Adds the next version of every pair (of every environment) whose newest version was
+    /// created before `cutoff` and that `includes` accepts, in one transaction: `newVersion` gets
+    /// the pair and the version number and returns the row. One process at a time rotates: the
+    /// pairs are read under the lock, so a pair another process has just rotated is no longer
+    /// due; a process that finds the lock held rotates nothing.
+    /// - Returns: the rows inserted.
+    func rotateKEKs(
+        newestCreatedBefore cutoff: Int64,
+        includes: @escaping @Sendable (KEKName) -> Bool,
+        newVersion: @escaping @Sendable (KEKName, Int) throws -> StoredKEK
+    ) async throws -> [StoredKEK]
+
     // MARK: Objects
 
     /// Inserts an object with its first version. A name held by a deleted object whose purge is
