@@ -27,8 +27,9 @@ final class PostgresStoreLock: Sendable {
     /// How long a shared open waits for an exclusive holder to finish before it fails.
     static let defaultSharedWait = Duration.seconds(30)
     /// How long an exclusive open waits before it is refused: long enough for a vault released a
-    /// moment before (its connection still closing) to let go, far too short to wait for a server.
-    static let defaultExclusiveWait = Duration.seconds(3)
+    /// moment before (its connection still closing, on a loaded machine) to let go, far too short to
+    /// wait for a server.
+    static let defaultExclusiveWait = Duration.seconds(10)
 
     private let holder: Holder
     private let supervisor: Task<Void, Never>
