@@ -15,39 +15,6 @@ struct AdminDatabaseCLITests {
     static let rootKey = Data((0..<32).map { UInt8(100 + $0) }).base64EncodedString()
     static let apiKey = "sk_test_admin_db"
 
-    /// A new database on the test cluster; dropped by ``dropDatabase(_:)``.
-    static func createDatabase() throws -> String {
-        let admin = try #require(
-            ProcessInfo.processInfo.environment["VAULT_TEST_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 },
-            "VAULT_TEST_DATABASE_URL is not set (scripts/test starts a cluster), or set VAULT_TEST_SKIP_POSTGRES=1"
-        )
-        let name = "vault_cli_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16)
-        try psql(admin, "CREATE DATABASE \(name)")
-        var components = try #require(URLComponents(string: admin))
-        components.path = "/\(name)"
-        return try #require(components.string)
-    }
-
-    static func dropDatabase(_ url: String) {
-        guard let admin = ProcessInfo.processInfo.environment["VAULT_TEST_DATABASE_URL"],
-            let name = URLComponents(string: url)?.path.dropFirst()
-        else { return }
-        try? psql(admin, "DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
-    }
-
-    private static func psql(_ url: String, _ sql: String) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/psql")
-        process.arguments = [url, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-tAc", sql]
-        process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
-        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw PSQLFailed() }
-    }
-
-    struct PSQLFailed: Error {}
-
     /// `vault serve --database url` with the root key `rootKey` (base64).
     static func serve(_ url: String, rootKey: String = Self.rootKey) throws -> ListeningProcess {
         try ListeningProcess.vaultServe(
@@ -63,8 +30,8 @@ struct AdminDatabaseCLITests {
     }
 
     @Test func rotateKEKThenRewrapThenRetireOnADatabase() throws {
-        let url = try Self.createDatabase()
-        defer { Self.dropDatabase(url) }
+        let url = try CLITestDatabase.create()
+        defer { CLITestDatabase.drop(url) }
         let cli = VaultCLITests()
         defer { try? FileManager.default.removeItem(atPath: cli.home) }
         let key = ["VAULT_ROOT_KEY": Self.rootKey]
@@ -129,8 +96,8 @@ struct AdminDatabaseCLITests {
     }
 
     @Test func rotateRootKeyOnADatabaseReplacesRootKeyFile() throws {
-        let url = try Self.createDatabase()
-        defer { Self.dropDatabase(url) }
+        let url = try CLITestDatabase.create()
+        defer { CLITestDatabase.drop(url) }
         let cli = VaultCLITests()
         defer { try? FileManager.default.removeItem(atPath: cli.home) }
         let first = try Self.serve(url)
@@ -172,8 +139,8 @@ struct AdminDatabaseCLITests {
     }
 
     @Test func adminCommandsAreRefusedWhileVaultServeRunsOnTheDatabase() throws {
-        let url = try Self.createDatabase()
-        defer { Self.dropDatabase(url) }
+        let url = try CLITestDatabase.create()
+        defer { CLITestDatabase.drop(url) }
         let server = try Self.serve(url)
         defer { server.stop() }
         let cli = VaultCLITests()

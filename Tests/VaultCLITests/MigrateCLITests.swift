@@ -9,44 +9,11 @@ import Testing
     .enabled(if: ProcessInfo.processInfo.environment["VAULT_TEST_SKIP_POSTGRES"] != "1")
 )
 struct MigrateCLITests {
-    /// A new database on the test cluster (dropped by ``dropDatabase(_:)``).
-    static func createDatabase() throws -> String {
-        let admin = try #require(
-            ProcessInfo.processInfo.environment["VAULT_TEST_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 },
-            "VAULT_TEST_DATABASE_URL names no PostgreSQL cluster (scripts/test starts one)"
-        )
-        let name = "vault_cli_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16)
-        try psql(admin, "CREATE DATABASE \(name)")
-        var components = try #require(URLComponents(string: admin))
-        components.path = "/\(name)"
-        return try #require(components.string)
-    }
-
-    static func dropDatabase(_ url: String) {
-        guard let admin = ProcessInfo.processInfo.environment["VAULT_TEST_DATABASE_URL"],
-            let name = URLComponents(string: url)?.path.dropFirst()
-        else { return }
-        try? psql(admin, "DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
-    }
-
-    struct PSQLFailed: Error {}
-
-    static func psql(_ url: String, _ sql: String) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/psql")
-        process.arguments = [url, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-tAc", sql]
-        process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
-        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw PSQLFailed() }
-    }
-
     @Test func migrateThenServeFromPostgreSQL() throws {
         let cli = VaultCLITests()
         defer { try? FileManager.default.removeItem(atPath: cli.home) }
-        let databaseURL = try Self.createDatabase()
-        defer { Self.dropDatabase(databaseURL) }
+        let databaseURL = try CLITestDatabase.create()
+        defer { CLITestDatabase.drop(databaseURL) }
         let created = try cli.vault(
             ["kv", "create", "db/password", "--context", "organization_id=org_1", "--json"],
             input: "one"
@@ -101,8 +68,8 @@ struct MigrateCLITests {
         #expect(noDatabase.status == 1)
         #expect(noDatabase.stderr.contains("--database"))
 
-        let databaseURL = try Self.createDatabase()
-        defer { Self.dropDatabase(databaseURL) }
+        let databaseURL = try CLITestDatabase.create()
+        defer { CLITestDatabase.drop(databaseURL) }
         let noStore = try cli.vault(["migrate", "--from-data-dir", cli.home + "/missing", "--database", databaseURL])
         #expect(noStore.status == 5)
         #expect(noStore.stderr.contains("there is no vault store in"))
