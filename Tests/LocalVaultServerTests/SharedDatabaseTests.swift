@@ -59,7 +59,9 @@ struct SharedDatabaseTests {
         let configuration = try RemoteConfiguration(
             apiKey: apiKey,
             baseURL: server.baseURL,
-            requestTimeout: .seconds(10),
+            // Longer than the server's bound on a database operation (30 s), so that a request the
+            // database never answers comes back as the server's 503, not as a client timeout.
+            requestTimeout: .seconds(45),
             retry: retry
         )
         let rest = VaultRESTClient(configuration: configuration)
