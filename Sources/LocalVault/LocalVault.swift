@@ -278,6 +278,15 @@ public final class LocalVault: Sendable {
 
     deinit { backgroundPurge.withLock { $0?.cancel() } }
 
+    /// Closes the vault now, rather than when the last reference to it goes: stops the
+    /// background purge, and lets the store go (its lock, so that an admin command can open it
+    /// at once, and a shared store's connections). Operations on a closed vault fail.
+    public func close() async {
+        backgroundPurge.withLock { $0?.cancel() }
+        await storage.close()
+        storeLock?.release()
+    }
+
     /// A task rather than a `Service`: an embedded vault has no service group to join. It holds
     /// the vault weakly (releasing the vault ends it) and is cancelled in `deinit`.
     private func startBackgroundPurge(logger: Logger?) {

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -14,7 +15,8 @@ final class StoreLock: Sendable {
     /// The lock file in the data folder; it holds nothing.
     static let fileName = "vault.lock"
 
-    private let descriptor: Int32
+    /// The lock file's descriptor, nil once released.
+    private let descriptor: Mutex<Int32?>
 
     /// Takes the lock. A shared lock waits up to `wait` for a rotation to end; an exclusive
     /// lock never waits.
@@ -46,8 +48,13 @@ final class StoreLock: Sendable {
             }
             usleep(50_000)
         }
-        self.descriptor = descriptor
+        self.descriptor = Mutex(descriptor)
     }
 
-    deinit { close(descriptor) }
+    /// Lets the lock go now rather than when the value is released.
+    func release() {
+        if let descriptor = descriptor.withLock({ $0.take() }) { close(descriptor) }
+    }
+
+    deinit { release() }
 }

@@ -73,6 +73,11 @@ package final class PostgresStorage: VaultStorage {
 
     deinit { runTask.cancel() }
 
+    package func close() async {
+        await storeLock.release()
+        runTask.cancel()
+    }
+
     /// One connection, or a clear error within `bound` (a connection that hangs is abandoned).
     static func connect(_ url: PostgresDatabaseURL, within bound: Duration) async throws -> PostgresConnection {
         let configuration = try url.connectionConfiguration(connectTimeout: bound)

@@ -74,6 +74,15 @@ final class PostgresStoreLock: Sendable {
         holder.release()
     }
 
+    /// Releases the lock and returns once the database has let it go: unlocked on its
+    /// connection, then the connection closed (not merely asked to close, as `deinit` does).
+    func release() async {
+        supervisor.cancel()
+        guard let connection = holder.take() else { return }
+        try? await connection.run("SELECT pg_advisory_unlock_all()")
+        try? await connection.close()
+    }
+
     /// One attempt, without waiting.
     private static func tryTake(_ use: PostgresStoreUse, on connection: PostgresConnection) async throws -> Bool {
         let query: StorageQuery =
@@ -143,11 +152,15 @@ final class PostgresStoreLock: Sendable {
 
         /// Ends the lock: its connection closes, and the database releases it.
         func release() {
-            let connection = state.withLock { state in
+            if let connection = take() { Self.close(connection) }
+        }
+
+        /// Marks the lock released and hands over its connection, for the caller to close.
+        func take() -> PostgresConnection? {
+            state.withLock { state in
                 state.released = true
                 return state.connection.take()
             }
-            if let connection { Self.close(connection) }
         }
 
         /// Closes without waiting, keeping the connection alive until it is closed (PostgresNIO

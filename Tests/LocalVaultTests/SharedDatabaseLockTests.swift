@@ -71,8 +71,8 @@ struct SharedDatabaseLockTests {
     @Test func anExclusiveOpenIsRefusedWhileAnotherVaultHasTheDatabaseOpenAndBlocksOpensMeanwhile() async throws {
         let database = try await SharedDatabase()
         defer { database.remove() }
-        var shared: LocalVault? = try await database.open()
-        _ = try await shared?.createDataKey(context: context, environmentID: env)
+        let shared = try await database.open()
+        _ = try await shared.createDataKey(context: context, environmentID: env)
         let keyBefore = try Data(contentsOf: URL(fileURLWithPath: database.directory + "/root.key"))
 
         let refused = await #expect(throws: LocalVaultError.self) { try await database.openExclusively() }
@@ -82,8 +82,7 @@ struct SharedDatabaseLockTests {
         }
         #expect(try Data(contentsOf: URL(fileURLWithPath: database.directory + "/root.key")) == keyBefore)
 
-        withExtendedLifetime(shared) {}
-        shared = nil
+        await shared.close()
         let exclusive = try await database.openExclusively()
         let blocked = await #expect(throws: LocalVaultError.self) {
             try await LocalVault.open(
@@ -101,10 +100,9 @@ struct SharedDatabaseLockTests {
     @Test func twoVaultsShareTheDatabaseAndAReleasedExclusiveOneLetsThemOpen() async throws {
         let database = try await SharedDatabase()
         defer { database.remove() }
-        var exclusive: LocalVault? = try await database.openExclusively()
-        _ = try await exclusive?.createDataKey(context: context, environmentID: env)
-        withExtendedLifetime(exclusive) {}
-        exclusive = nil
+        let exclusive = try await database.openExclusively()
+        _ = try await exclusive.createDataKey(context: context, environmentID: env)
+        await exclusive.close()
         let first = try await database.open()
         let second = try await database.open()
         #expect(try await database.sharedStoreLocks() == 2)

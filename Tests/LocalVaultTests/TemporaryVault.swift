@@ -65,6 +65,7 @@ final class TemporaryVault: @unchecked Sendable {
     /// Runs `body` while no vault of this value is open on the store, as an offline admin command
     /// runs, then reopens it. Callers hold no other reference to `vault` across the call.
     func whileClosed<Value>(_ body: (LocalVaultConfiguration) async throws -> Value) async throws -> Value {
+        await opened?.close()
         opened = nil
         let outcome: Result<Value, any Error>
         do {

@@ -166,6 +166,17 @@ package protocol VaultStorage: Sendable {
 
     /// How many rows each table holds.
     func rowCounts() async throws -> StoreRowCounts
+
+    // MARK: Closing
+
+    /// Releases what the store holds in other processes' view (a shared store's lock) and its
+    /// connections, and returns once they are released. Later operations fail.
+    func close() async
+}
+
+extension VaultStorage {
+    /// Nothing to release beyond what `deinit` releases (SQLite: the pool closes with the value).
+    package func close() async {}
 }
 
 /// A failure of the storage itself, in terms the engine and the server act on.
