@@ -283,7 +283,7 @@ public final class LocalVault: Sendable {
     /// at once, and a shared store's connections). Operations on a closed vault fail.
     public func close() async {
         backgroundPurge.withLock { $0?.cancel() }
-        await storage.close()
+        await storage.shutDown()
         storeLock?.release()
     }
 

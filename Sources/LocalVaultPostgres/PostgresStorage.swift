@@ -73,7 +73,7 @@ package final class PostgresStorage: VaultStorage {
 
     deinit { runTask.cancel() }
 
-    package func close() async {
+    package func shutDown() async {
         await storeLock.release()
         runTask.cancel()
     }
