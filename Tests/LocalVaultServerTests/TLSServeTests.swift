@@ -106,6 +106,36 @@ struct TLSServeTests {
         }
     }
 
+    @Test("the vault CLI trusts --ca-file or $CURL_CA_BUNDLE, and nothing else it is not told to")
+    func cliCAFile() async throws {
+        try await withTemporaryDirectory { directory in
+            let certificates = try TestCertificates.make(in: directory)
+            let server = try await Self.serveTLS(in: directory, certificates)
+            defer { server.stop() }
+            let client = ["WORKOS_API_KEY": Self.apiKey, "WORKOS_BASE_URL": server.baseURL]
+            let unverified = try await VaultProcess.run(["kv", "list"], environment: client)
+            #expect(unverified.status == 5)
+            #expect(unverified.error.contains("certificate"), "\(unverified.error)")
+            let withFlag = try await VaultProcess.run(
+                ["kv", "list", "--ca-file", certificates.caFile],
+                environment: client
+            )
+            #expect(withFlag.status == 0, "\(withFlag.error)")
+            let withVariable = try await VaultProcess.run(
+                ["kv", "list"],
+                environment: client.merging(["CURL_CA_BUNDLE": certificates.caFile]) { _, new in new }
+            )
+            #expect(withVariable.status == 0, "\(withVariable.error)")
+            // The embedded store has no server to verify: the flag is a mistake there.
+            let embedded = try await VaultProcess.run(
+                ["kv", "list", "--ca-file", certificates.caFile],
+                environment: ["VAULT_HOME": directory + "/home", "WORKOS_API_KEY": "", "WORKOS_BASE_URL": ""]
+            )
+            #expect(embedded.status == 1)
+            #expect(embedded.error.contains("--ca-file is for a server"))
+        }
+    }
+
     @Test("TLS 1.2 and 1.3 are accepted, TLS 1.1 is refused")
     func minimumVersion() async throws {
         try await withTemporaryDirectory { directory in
