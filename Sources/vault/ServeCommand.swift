@@ -245,6 +245,9 @@ struct Serve: AsyncParsableCommand {
         sigaddset(&signals, SIGINT)
         sigaddset(&signals, SIGTERM)
         sigaddset(&signals, SIGHUP)
+        // Until the reload service traps it, a SIGHUP (a `systemctl reload` during start) is
+        // ignored rather than ending the process.
+        signal(SIGHUP, SIG_IGN)
         pthread_sigmask(SIG_UNBLOCK, &signals, nil)
     }
 }

@@ -69,6 +69,11 @@ struct TLSServeTests {
             let blob = try await vault.encrypt("plaintext", context: ["organization_id": "org_tls"])
             #expect(try await vault.decrypt(blob) == "plaintext")
             #expect(!server.standardError.contains("plain HTTP"))
+
+            // SIGTERM still stops it gracefully, the reload service included.
+            server.signal(SIGTERM)
+            let ended = try await server.waitForExit(timeout: .seconds(20))
+            #expect(ended?.reason == .exit && ended?.status == 0)
         }
     }
 
