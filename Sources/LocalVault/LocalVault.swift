@@ -154,7 +154,9 @@ public final class LocalVault: Sendable {
     private let storeLock: StoreLock?
     let volatileIdempotency: VolatileIdempotency
     let keks: KEKRing
-    private let customerKeys: [String: CustomerKeyMapping]
+    /// The BYOK mappings by `key NUL value`; replaced as a whole by ``replaceCustomerKeys(_:)``.
+    let customerKeyTable: Mutex<[String: CustomerKeyMapping]>
+    private var customerKeys: [String: CustomerKeyMapping] { customerKeyTable.withLock { $0 } }
     private let legacyCustomerKeyEnvironments: Set<String>
     let purgeDelay: Duration
     /// The background purge (see ``LocalVaultConfiguration/purgesInBackground``), cancelled when
@@ -256,10 +258,7 @@ public final class LocalVault: Sendable {
         } catch {
             throw LocalVaultError(.internalError, "cannot draw a random key: \(error)")
         }
-        customerKeys = Dictionary(
-            configuration.customerKeys.map { ("\($0.contextKey)\u{0}\($0.contextValue)", $0) },
-            uniquingKeysWith: { _, last in last }
-        )
+        customerKeyTable = Mutex(Self.customerKeyTable(configuration.customerKeys))
         legacyCustomerKeyEnvironments = configuration.legacyCustomerKeyEnvironments
         purgeDelay = max(configuration.purgeDelay, .zero)
         if configuration.purgesInBackground { startBackgroundPurge(logger: configuration.logger) }

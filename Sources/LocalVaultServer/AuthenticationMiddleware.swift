@@ -6,7 +6,8 @@ import Hummingbird
 struct AuthenticationMiddleware: RouterMiddleware {
     typealias Context = VaultRequestContext
 
-    let keys: APIKeyRing
+    /// Replaced as a whole when `vault serve` reloads its configuration (SIGHUP).
+    let keys: ReloadableAPIKeys
 
     func handle(
         _ request: Request,
@@ -14,7 +15,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
         next: (Request, Context) async throws -> Response
     ) async throws -> Response {
         var context = context
-        context.apiKey = try Self.authenticate(authorization: request.headers[.authorization], keys: keys)
+        context.apiKey = try Self.authenticate(authorization: request.headers[.authorization], keys: keys.current)
         return try await next(request, context)
     }
 

@@ -1,5 +1,6 @@
 import Hummingbird
 import HummingbirdCore
+import HummingbirdTLS
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -47,13 +48,16 @@ extension HTTPServerBuilder {
     ///   - limits: the timeouts.
     ///   - registry: the open connections, for the cap; `nil` for none.
     ///   - decoderLimits: the largest request line and header fields accepted.
+    ///   - tls: when set, TLS in front of it all: the guard then sees decrypted bytes, and a
+    ///     handshake that stalls is an idle connection.
     static func guardedHTTP1(
         limits: ConnectionLimits,
         registry: ConnectionRegistry?,
-        decoderLimits: HTTP1Channel.Configuration.DecoderConfiguration
+        decoderLimits: HTTP1Channel.Configuration.DecoderConfiguration,
+        tls: ServerTLS? = nil
     ) -> HTTPServerBuilder {
         HTTPServerBuilder { responder in
-            GuardedHTTP1Channel(
+            let channel = GuardedHTTP1Channel(
                 base: HTTP1Channel(
                     responder: responder,
                     configuration: HTTP1Channel.Configuration(httpDecoderConfiguration: decoderLimits)
@@ -61,6 +65,8 @@ extension HTTPServerBuilder {
                 limits: limits,
                 registry: registry
             )
+            guard let tls else { return channel }
+            return try TLSChannel(channel, tlsConfiguration: tls.configuration)
         }
     }
 }

@@ -33,6 +33,11 @@ public struct VaultServerConfiguration: Sendable {
     public var connectionLimits: ConnectionLimits
     /// When set, every KEK whose newest version is older is rotated (checked hourly); nil: never.
     public var kekMaxAge: Duration?
+    /// When set, HTTPS (HTTP/1.1 over TLS) instead of plain HTTP.
+    public var tls: ServerTLS?
+    /// When set, SIGHUP reloads the API keys and customer keys from these; nil: SIGHUP is not
+    /// handled.
+    public var keySources: KeySources?
 
     public init(
         host: String = "127.0.0.1",
@@ -45,9 +50,13 @@ public struct VaultServerConfiguration: Sendable {
         maxBodySize: Int = 1 << 20,
         purgeDelay: Duration = LocalVaultConfiguration.defaultPurgeDelay,
         connectionLimits: ConnectionLimits = .default,
-        kekMaxAge: Duration? = nil
+        kekMaxAge: Duration? = nil,
+        tls: ServerTLS? = nil,
+        keySources: KeySources? = nil
     ) {
         self.kekMaxAge = kekMaxAge
+        self.tls = tls
+        self.keySources = keySources
         self.host = host
         self.port = port
         self.dataDirectory = dataDirectory
@@ -63,7 +72,7 @@ public struct VaultServerConfiguration: Sendable {
     /// The base URL clients use, for a given bound port.
     public func baseURL(port: Int) -> String {
         let host = host.contains(":") ? "[\(host)]" : host
-        return "http://\(host):\(port)"
+        return "\(tls == nil ? "http" : "https")://\(host):\(port)"
     }
 }
 
@@ -75,12 +84,21 @@ public enum VaultServer {
         vault: LocalVault,
         configuration: VaultServerConfiguration
     ) -> Router<VaultRequestContext> {
+        makeRouter(vault: vault, configuration: configuration, apiKeys: ReloadableAPIKeys(configuration.apiKeys))
+    }
+
+    /// The router, authenticating against `apiKeys` (which a reload replaces).
+    static func makeRouter(
+        vault: LocalVault,
+        configuration: VaultServerConfiguration,
+        apiKeys: ReloadableAPIKeys
+    ) -> Router<VaultRequestContext> {
         let router = Router(context: VaultRequestContext.self)
         // One statically chained stack: each middleware added on its own costs a few more
         // executor hops per request.
         router.addMiddleware {
             RequestLoggingMiddleware()
-            AuthenticationMiddleware(keys: configuration.apiKeys)
+            AuthenticationMiddleware(keys: apiKeys)
             RateLimitMiddleware(limiter: RateLimiter(limit: configuration.rateLimit))
             BodyLimitMiddleware(limit: configuration.maxBodySize)
             IdempotencyMiddleware(vault: vault)
@@ -107,12 +125,36 @@ public enum VaultServer {
         logger: Logger,
         onListening: @escaping @Sendable (String) -> Void = { _ in }
     ) -> some ApplicationProtocol {
+        makeApplication(
+            vault: vault,
+            configuration: configuration,
+            apiKeys: ReloadableAPIKeys(configuration.apiKeys),
+            services: [],
+            logger: logger,
+            onListening: onListening
+        )
+    }
+
+    /// The application, authenticating against `apiKeys`, with `services` added.
+    static func makeApplication(
+        vault: LocalVault,
+        configuration: VaultServerConfiguration,
+        apiKeys: ReloadableAPIKeys,
+        services: [any Service],
+        logger: Logger,
+        onListening: @escaping @Sendable (String) -> Void
+    ) -> some ApplicationProtocol {
         let limits = configuration.connectionLimits
         let maxConnections = maxConnections(for: limits)
         let registry = ConnectionRegistry(capacity: maxConnections, logger: logger)
         var application = Application(
-            router: makeRouter(vault: vault, configuration: configuration),
-            server: .guardedHTTP1(limits: limits, registry: registry, decoderLimits: decoderLimits),
+            router: makeRouter(vault: vault, configuration: configuration, apiKeys: apiKeys),
+            server: .guardedHTTP1(
+                limits: limits,
+                registry: registry,
+                decoderLimits: decoderLimits,
+                tls: configuration.tls
+            ),
             configuration: ApplicationConfiguration(
                 address: .hostname(configuration.host, port: configuration.port),
                 // The hard stop, reached only when every connection has a request in progress:
@@ -125,6 +167,7 @@ public enum VaultServer {
             logger: logger
         )
         application.addServices(PurgeService(vault: vault, logger: logger))
+        application.addServices(services)
         if let maxAge = configuration.kekMaxAge {
             application.addServices(KEKRotationService(vault: vault, maxAge: maxAge, logger: logger))
         }
@@ -190,9 +233,19 @@ public enum VaultServer {
             } else {
                 try LocalVault(configuration: vaultConfiguration)
             }
+        ServerTransportWarning.logIfPlainHTTPBeyondLoopback(configuration, logger: logger)
+        let apiKeys = ReloadableAPIKeys(configuration.apiKeys)
+        var services: [any Service] = []
+        if let sources = configuration.keySources {
+            services.append(
+                await ConfigurationReloadService(sources: sources, apiKeys: apiKeys, vault: vault, logger: logger)
+            )
+        }
         let application = makeApplication(
             vault: vault,
             configuration: configuration,
+            apiKeys: apiKeys,
+            services: services,
             logger: logger,
             onListening: onListening
         )

@@ -13,13 +13,21 @@ import Synchronization
 public final class CurlTransport: Sendable {
     /// The largest response body accepted; a larger one fails with ``HTTPTransportError/Kind-swift.enum/responseTooLarge``.
     public let maxResponseBytes: Int
+    /// A PEM file of the certificate authorities to trust instead of the system's bundle; nil
+    /// for the system's.
+    public let caFile: String?
     private let loop: CurlLoop
 
     /// Starts the transfer thread.
-    /// - Parameter maxResponseBytes: the cap on response bodies (default 16 MiB).
-    public init(maxResponseBytes: Int = 16 << 20) {
+    /// - Parameters:
+    ///   - maxResponseBytes: the cap on response bodies (default 16 MiB).
+    ///   - caFile: a PEM file of the certificate authorities to trust (such as a private CA
+    ///     that signed a `vault serve --tls-cert`); nil for the system's bundle. Verification
+    ///     stays on either way.
+    public init(maxResponseBytes: Int = 16 << 20, caFile: String? = nil) {
         self.maxResponseBytes = maxResponseBytes
-        loop = CurlLoop()
+        self.caFile = caFile
+        loop = CurlLoop(caFile: caFile)
     }
 
     deinit { loop.stop() }
@@ -132,8 +140,11 @@ final class CurlLoop: Sendable {
     private let inbox = Mutex(Inbox())
     nonisolated(unsafe) private let multi: UnsafeMutableRawPointer
     nonisolated(unsafe) private let share: UnsafeMutableRawPointer?
+    /// `CURLOPT_CAINFO` of every transfer; nil for libcurl's default bundle.
+    private let caFile: String?
 
-    init() {
+    init(caFile: String? = nil) {
+        self.caFile = caFile
         _ = curlGlobalInit
         multi = curl_multi_init()
         share = curl_share_init()
@@ -265,6 +276,7 @@ final class CurlLoop: Sendable {
         ok = ok && vault_curl_easy_setopt_long(easy, CURLOPT_FOLLOWLOCATION, 0) == CURLE_OK
         ok = ok && vault_curl_easy_setopt_long(easy, CURLOPT_SSL_VERIFYPEER, 1) == CURLE_OK
         ok = ok && vault_curl_easy_setopt_long(easy, CURLOPT_SSL_VERIFYHOST, 2) == CURLE_OK
+        if let caFile { ok = ok && vault_curl_easy_setopt_string(easy, CURLOPT_CAINFO, caFile) == CURLE_OK }
         ok = ok && vault_curl_easy_setopt_long(easy, CURLOPT_NOSIGNAL, 1) == CURLE_OK
         ok = ok && vault_curl_easy_setopt_long(easy, CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_2TLS)) == CURLE_OK
         ok = ok && vault_curl_easy_setopt_long(easy, CURLOPT_TIMEOUT_MS, milliseconds(request.timeout)) == CURLE_OK
@@ -351,8 +363,9 @@ final class CurlLoop: Sendable {
         case CURLE_UNSUPPORTED_PROTOCOL, CURLE_URL_MALFORMAT: .invalidURL
         case CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY, CURLE_RECV_ERROR,
             CURLE_SEND_ERROR, CURLE_GOT_NOTHING, CURLE_PARTIAL_FILE, CURLE_SSL_CONNECT_ERROR,
-            CURLE_PEER_FAILED_VERIFICATION, CURLE_HTTP2, CURLE_HTTP2_STREAM, CURLE_WEIRD_SERVER_REPLY:
+            CURLE_HTTP2, CURLE_HTTP2_STREAM, CURLE_WEIRD_SERVER_REPLY:
             .connection
+        case CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CACERT_BADFILE: .certificate
         default: .other
         }
     }

@@ -156,8 +156,11 @@ public struct HTTPTransportError: Error, Hashable, Sendable, CustomStringConvert
     public enum Kind: String, Hashable, Sendable {
         /// The exchange took longer than its timeout.
         case timeout
-        /// The connection could not be made or was lost (refused, reset, DNS, TLS).
+        /// The connection could not be made or was lost (refused, reset, DNS, TLS handshake).
         case connection
+        /// The server's TLS certificate was not verified (an unknown authority, another host
+        /// name, expired), or the CA file could not be read. Not worth a retry.
+        case certificate
         /// The URL is malformed or not http/https.
         case invalidURL
         /// The response body was larger than the transport accepts.

@@ -23,6 +23,10 @@ public struct RemoteConfiguration: Sendable, CustomStringConvertible, CustomRefl
     /// The limit on one request, connection included.
     public var requestTimeout: Duration
     public var retry: RetryPolicy
+    /// A PEM file of the certificate authorities to trust instead of the system's bundle, for a
+    /// server whose certificate a private CA signed (such as `vault serve --tls-cert`). The
+    /// certificate is verified either way.
+    public var caFile: String?
 
     /// - Throws: ``VaultError/Code-swift.struct/invalidAPIKey`` if `apiKey` does not start with
     ///   `sk_`; ``VaultError/Code-swift.struct/configuration`` for a base URL that is not http(s).
@@ -31,7 +35,8 @@ public struct RemoteConfiguration: Sendable, CustomStringConvertible, CustomRefl
         clientID: String? = nil,
         baseURL: String = RemoteConfiguration.defaultBaseURL,
         requestTimeout: Duration = .seconds(60),
-        retry: RetryPolicy = RetryPolicy()
+        retry: RetryPolicy = RetryPolicy(),
+        caFile: String? = nil
     ) throws {
         guard apiKey.hasPrefix("sk_"), apiKey.count > 3 else {
             throw VaultError(.invalidAPIKey, "the API key must start with sk_")
@@ -46,14 +51,20 @@ public struct RemoteConfiguration: Sendable, CustomStringConvertible, CustomRefl
         self.baseURL = base
         self.requestTimeout = requestTimeout
         self.retry = retry
+        self.caFile = caFile
     }
 
     public var description: String {
-        "RemoteConfiguration(baseURL: \(baseURL), apiKey: redacted, timeout: \(requestTimeout))"
+        "RemoteConfiguration(baseURL: \(baseURL), apiKey: redacted, timeout: \(requestTimeout)"
+            + (caFile.map { ", caFile: \($0))" } ?? ")")
     }
 
     public var customMirror: Mirror {
-        Mirror(self, children: ["baseURL": baseURL, "requestTimeout": requestTimeout], displayStyle: .struct)
+        Mirror(
+            self,
+            children: ["baseURL": baseURL, "requestTimeout": requestTimeout, "caFile": caFile as Any],
+            displayStyle: .struct
+        )
     }
 }
 
@@ -81,10 +92,15 @@ public struct VaultConfiguration: Sendable {
         self.embeddedPurgeDelay = embeddedPurgeDelay
     }
 
+    /// The variable naming a PEM file of certificate authorities to trust (see
+    /// ``RemoteConfiguration/caFile``), as the curl tool reads it.
+    public static let caFileVariable = "CURL_CA_BUNDLE"
+
     /// Reads the environment the way the official SDKs do: with `WORKOS_API_KEY` set, the REST API
     /// at `WORKOS_BASE_URL` (default `https://api.workos.com`) with `WORKOS_CLIENT_ID` and
-    /// `WORKOS_REQUEST_TIMEOUT` (seconds, default 60). With no WorkOS variable set, the embedded
-    /// store in ``defaultDataDirectory(environment:)``.
+    /// `WORKOS_REQUEST_TIMEOUT` (seconds, default 60), trusting the certificate authorities of
+    /// the PEM file in `CURL_CA_BUNDLE` when set (as the curl tool does) instead of the system's.
+    /// With no WorkOS variable set, the embedded store in ``defaultDataDirectory(environment:)``.
     /// - Throws: ``VaultError`` for an API key without `sk_`, a bad timeout, or WorkOS variables
     ///   set without `WORKOS_API_KEY`.
     public static func fromEnvironment(
@@ -110,7 +126,8 @@ public struct VaultConfiguration: Sendable {
             clientID: environment["WORKOS_CLIENT_ID"],
             baseURL: environment["WORKOS_BASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
                 ?? RemoteConfiguration.defaultBaseURL,
-            requestTimeout: timeout
+            requestTimeout: timeout,
+            caFile: environment[caFileVariable].flatMap { $0.isEmpty ? nil : $0 }
         )
         return VaultConfiguration(backend: .remote(remote))
     }

@@ -33,6 +33,10 @@ public struct VaultError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let transport = Code(name: "transport")
         /// No response within the timeout.
         public static let timeout = Code(name: "timeout")
+        /// The server's TLS certificate was not verified (an unknown authority, such as a
+        /// private CA not given as ``RemoteConfiguration/caFile``; another host name; expired),
+        /// or the CA file could not be read. Never retried.
+        public static let certificateVerification = Code(name: "certificateVerification")
         /// The blob is not a well-formed blob in any (or the requested) layout, or not base64.
         public static let malformedBlob = Code(name: "malformedBlob")
         /// Decryption failed authentication: wrong key, wrong associated data, or tampered data.

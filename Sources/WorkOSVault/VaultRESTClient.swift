@@ -23,10 +23,11 @@ public final class VaultRESTClient: Sendable {
 
     /// - Parameters:
     ///   - configuration: where the API is and how to authenticate.
-    ///   - transport: share one transport (and its connection pool) between clients if you like.
-    public init(configuration: RemoteConfiguration, transport: CurlTransport = CurlTransport()) {
+    ///   - transport: share one transport (and its connection pool) between clients if you like;
+    ///     by default a new one that trusts ``RemoteConfiguration/caFile``.
+    public init(configuration: RemoteConfiguration, transport: CurlTransport? = nil) {
         self.configuration = configuration
-        self.transport = transport
+        self.transport = transport ?? CurlTransport(caFile: configuration.caFile)
         authorization = "Bearer \(configuration.apiKey)"
     }
 
@@ -136,10 +137,13 @@ public final class VaultRESTClient: Sendable {
                 )
                 let retriable = error.kind == .timeout || error.kind == .connection
                 guard retriable, attempt < retry.maxRetries else {
-                    throw VaultError(
-                        error.kind == .timeout ? .timeout : .transport,
-                        "\(endpoint.method) \(endpoint.template): \(error.message)"
-                    )
+                    let code: VaultError.Code =
+                        switch error.kind {
+                        case .timeout: .timeout
+                        case .certificate: .certificateVerification
+                        default: .transport
+                        }
+                    throw VaultError(code, "\(endpoint.method) \(endpoint.template): \(error.message)")
                 }
                 try await Task.sleep(for: retry.delay(beforeRetry: attempt, retryAfterHeader: nil))
             }

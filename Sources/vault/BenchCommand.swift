@@ -41,7 +41,8 @@ struct Bench: AsyncParsableCommand {
                 apiKey: apiKey,
                 baseURL: baseURL,
                 requestTimeout: .seconds(10),
-                retry: .none
+                retry: .none,
+                caFile: environment[VaultConfiguration.caFileVariable].flatMap { $0.isEmpty ? nil : $0 }
             )
             return try Vault(
                 configuration: VaultConfiguration(

@@ -15,13 +15,36 @@ struct ClientOptions: ParsableArguments {
     @Flag(help: "Print JSON instead of human-readable text.")
     var json = false
 
+    @Option(
+        name: .customLong("ca-file"),
+        help: ArgumentHelp(
+            "A PEM file of the certificate authorities that sign the server's certificate (default: $CURL_CA_BUNDLE, else the system's).",
+            valueName: "file"
+        ),
+        completion: .file()
+    )
+    var caFile: String?
+
     /// The client: the WorkOS API when WORKOS_API_KEY is set, else the embedded store.
     func vault() throws -> Vault {
         do {
-            return try Vault()
+            var configuration = try VaultConfiguration.fromEnvironment()
+            try applyCAFile(to: &configuration)
+            return try Vault(configuration: configuration)
         } catch let error as VaultError {
             throw failure(reporting: error)
         }
+    }
+
+    /// Makes the client trust `--ca-file`, which only a server (WORKOS_API_KEY) can use.
+    /// - Throws: ``VaultError/Code-swift.struct/configuration`` for the embedded store.
+    func applyCAFile(to configuration: inout VaultConfiguration) throws(VaultError) {
+        guard let caFile else { return }
+        guard case .remote(var remote) = configuration.backend else {
+            throw VaultError(.configuration, "--ca-file is for a server: set WORKOS_API_KEY and WORKOS_BASE_URL")
+        }
+        remote.caFile = caFile
+        configuration.backend = .remote(remote)
     }
 }
 
@@ -120,7 +143,7 @@ enum ExitStatus {
         case .notFound, .conflict, .versionConflict: 2
         case .authentication, .authorization: 3
         case .decryptionFailed, .malformedBlob: 4
-        case .transport, .timeout, .serverError, .rateLimited, .invalidResponse: 5
+        case .transport, .timeout, .serverError, .rateLimited, .invalidResponse, .certificateVerification: 5
         default: 1
         }
     }

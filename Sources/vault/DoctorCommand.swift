@@ -60,9 +60,10 @@ struct Doctor: AsyncParsableCommand {
             report.skip("connection", "not run: no usable WORKOS_API_KEY")
             return nil
         }
-        let configuration: VaultConfiguration
+        var configuration: VaultConfiguration
         do {
             configuration = try environment.configuration()
+            try client.applyCAFile(to: &configuration)
         } catch {
             report.fail("backend", "the WorkOS variables are not usable", error)
             report.skip("connection", "not run: no usable configuration")

@@ -31,9 +31,13 @@ struct Serve: AsyncParsableCommand {
             the same root key. A database that cannot be reached at start is exit status 5; one \
             lost later makes requests fail with 503 (retryable) until it is back.
 
-            The first line on standard output is `listening on http://HOST:PORT`; logs go to \
-            standard error, one line per request. SIGINT or SIGTERM stops the server after the \
-            requests in flight.
+            The first line on standard output is `listening on http://HOST:PORT` \
+            (`https://` with --tls-cert and --tls-key: HTTP/1.1 over TLS 1.2 or later); logs go \
+            to standard error, one line per request. Binding an address other than loopback \
+            without TLS logs a warning. SIGINT or SIGTERM stops the server after the requests in \
+            flight. SIGHUP reloads the API keys ($VAULT_API_KEYS and --api-keys-file) and \
+            --customer-keys; if either cannot be read, the reload is refused (logged) and the keys \
+            in force stay.
 
             Slow and silent clients: a request must arrive in full within --read-timeout of its \
             first byte (else 408, or the connection ends mid-body), and a connection without a \
@@ -48,6 +52,7 @@ struct Serve: AsyncParsableCommand {
               vault serve --customer-keys ./byok.json --rate-limit 100 --rate-window 10
               vault serve --read-timeout 10 --idle-timeout 15 --max-connections 2000
               VAULT_DATABASE_URL=postgres://vault:secret@db:5432/vault vault serve --host 0.0.0.0
+              vault serve --host 0.0.0.0 --tls-cert server.pem --tls-key server-key.pem
             """
     )
 
@@ -61,6 +66,8 @@ struct Serve: AsyncParsableCommand {
     var dataDirectory: String?
 
     @OptionGroup var database: DatabaseOptions
+
+    @OptionGroup var tls: TLSOptions
 
     @Option(
         name: .customLong("api-keys-file"),
@@ -140,7 +147,8 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         // A parent may start us with signals blocked (Foundation.Process does): without this,
-        // SIGTERM and SIGINT would never arrive and the server could not stop gracefully.
+        // SIGTERM and SIGINT would never arrive and the server could not stop gracefully (nor
+        // SIGHUP reload its keys).
         await MainActor.run { Self.unblockShutdownSignals() }
         let level = logLevel
         // Each log line's timestamp goes through localtime_r, which re-reads /etc/localtime on
@@ -159,8 +167,8 @@ struct Serve: AsyncParsableCommand {
             port: port,
             dataDirectory: dataDirectory ?? LocalVaultHome.defaultDirectory(),
             databaseURL: try database.url(),
-            apiKeys: try loadAPIKeys(),
-            customerKeys: try loadCustomerKeys(),
+            apiKeys: try Self.loadAPIKeys(file: apiKeysFile),
+            customerKeys: try Self.loadCustomerKeys(file: customerKeysFile),
             rateLimit: RateLimit(requests: rateLimit, window: .seconds(rateWindow)),
             maxBodySize: maxBodySize,
             purgeDelay: .seconds(purgeDelay),
@@ -169,7 +177,12 @@ struct Serve: AsyncParsableCommand {
                 idleTimeout: .seconds(idleTimeout),
                 maxConnections: maxConnections
             ),
-            kekMaxAge: kekMaxAge.map { .seconds($0 * 86_400) }
+            kekMaxAge: kekMaxAge.map { .seconds($0 * 86_400) },
+            tls: try tls.load(),
+            keySources: KeySources(
+                apiKeys: { [apiKeysFile] in try Self.loadAPIKeys(file: apiKeysFile) },
+                customerKeys: { [customerKeysFile] in try Self.loadCustomerKeys(file: customerKeysFile) }
+            )
         )
         logger.info(
             "starting",
@@ -193,7 +206,7 @@ struct Serve: AsyncParsableCommand {
         }
     }
 
-    private func loadCustomerKeys() throws -> [CustomerKeyMapping] {
+    private static func loadCustomerKeys(file customerKeysFile: String?) throws -> [CustomerKeyMapping] {
         guard let customerKeysFile else { return [] }
         do {
             return try CustomerKeyMapping.load(configurationFile: customerKeysFile)
@@ -202,7 +215,7 @@ struct Serve: AsyncParsableCommand {
         }
     }
 
-    private func loadAPIKeys() throws -> APIKeyRing {
+    private static func loadAPIKeys(file apiKeysFile: String?) throws -> APIKeyRing {
         var entries: [APIKeyRing.Entry] = []
         if let value = ProcessInfo.processInfo.environment[APIKeyRing.environmentVariable] {
             entries += APIKeyRing.entries(environmentValue: value)
@@ -231,6 +244,10 @@ struct Serve: AsyncParsableCommand {
         sigemptyset(&signals)
         sigaddset(&signals, SIGINT)
         sigaddset(&signals, SIGTERM)
+        sigaddset(&signals, SIGHUP)
+        // Until the reload service traps it, a SIGHUP (a `systemctl reload` during start) is
+        // ignored rather than ending the process.
+        signal(SIGHUP, SIG_IGN)
         pthread_sigmask(SIG_UNBLOCK, &signals, nil)
     }
 }
