@@ -126,12 +126,7 @@ final class SQLiteStorage: VaultStorage {
             throw LocalVaultError(.internalError, "cannot create or open \(path): \(String(cString: strerror(errno)))")
         }
         _ = fchmod(descriptor, 0o600)
-        // The C function: `close()` alone names the storage's own `close()` (VaultStorage).
-        #if canImport(Glibc)
-        _ = Glibc.close(descriptor)
-        #elseif canImport(Darwin)
-        _ = Darwin.close(descriptor)
-        #endif
+        close(descriptor)
         for suffix in ["-wal", "-shm"] { _ = chmod(path + suffix, 0o600) }
     }
 }
