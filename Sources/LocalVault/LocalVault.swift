@@ -283,7 +283,7 @@ public final class LocalVault: Sendable {
     /// at once, and a shared store's connections). Operations on a closed vault fail.
     public func close() async {
         backgroundPurge.withLock { $0?.cancel() }
-        await storage.close()
+        await storage.shutDown()
         storeLock?.release()
     }
 
@@ -309,7 +309,9 @@ public final class LocalVault: Sendable {
     public func createDataKey(context: KeyContext, environmentID: String) async throws -> IssuedDataKey {
         try validate(context)
         let key = try DataKey.generate()
-        return try await wrap(key, id: try Identifier.random(), context: context, environmentID: environmentID)
+        let issued = try await wrap(key, id: try Identifier.random(), context: context, environmentID: environmentID)
+        VaultMetrics.dataKeysIssued.increment()
+        return issued
     }
 
     /// Unwraps a data key from `encrypted_keys` this vault issued in `environmentID` (POST /keys/decrypt).

@@ -33,6 +33,8 @@ public struct VaultServerConfiguration: Sendable {
     public var connectionLimits: ConnectionLimits
     /// When set, every KEK whose newest version is older is rotated (checked hourly); nil: never.
     public var kekMaxAge: Duration?
+    /// Prometheus metrics (`GET /metrics`); nil: none (the default).
+    public var metrics: MetricsExposure? = nil
 
     public init(
         host: String = "127.0.0.1",
@@ -71,15 +73,23 @@ public struct VaultServerConfiguration: Sendable {
 public enum VaultServer {
     /// The router with every endpoint and the middleware chain, outermost first: request
     /// logging and error bodies, authentication, rate limiting, the body limit, idempotency.
+    /// `/health` (and `/metrics` on the main listener) get request logging only.
     public static func makeRouter(
         vault: LocalVault,
         configuration: VaultServerConfiguration
     ) -> Router<VaultRequestContext> {
         let router = Router(context: VaultRequestContext.self)
+        let logging = RequestLoggingMiddleware(metrics: configuration.metrics.map { HTTPMetrics(factory: $0.factory) })
+        // First: the middleware added below wraps only the routes registered after it.
+        OperationsRoutes(
+            health: StoreHealth { try await vault.checkStoreAvailable() },
+            metrics: configuration.metrics?.port == nil ? configuration.metrics?.registry : nil,
+            logging: logging
+        ).register(on: router)
         // One statically chained stack: each middleware added on its own costs a few more
         // executor hops per request.
         router.addMiddleware {
-            RequestLoggingMiddleware()
+            logging
             AuthenticationMiddleware(keys: configuration.apiKeys)
             RateLimitMiddleware(limiter: RateLimiter(limit: configuration.rateLimit))
             BodyLimitMiddleware(limit: configuration.maxBodySize)
@@ -127,6 +137,9 @@ public enum VaultServer {
         application.addServices(PurgeService(vault: vault, logger: logger))
         if let maxAge = configuration.kekMaxAge {
             application.addServices(KEKRotationService(vault: vault, maxAge: maxAge, logger: logger))
+        }
+        if let metrics = configuration.metrics, metrics.port != nil {
+            application.addServices(metrics.listener(logger: logger))
         }
         return application
     }

@@ -118,6 +118,8 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: Logger.Level = .info
 
+    @OptionGroup var operations: ServeOperationsOptions
+
     func validate() throws {
         guard (0...65_535).contains(port) else { throw ValidationError("--port must be 0 to 65535") }
         guard rateLimit >= 1 else { throw ValidationError("--rate-limit must be at least 1") }
@@ -136,6 +138,9 @@ struct Serve: AsyncParsableCommand {
         if let maxConnections, maxConnections < 1 {
             throw ValidationError("--max-connections must be at least 1")
         }
+        if let metricsPort = operations.metricsPort, metricsPort == port, port != 0 {
+            throw ValidationError("--metrics-port must differ from --port")
+        }
     }
 
     func run() async throws {
@@ -143,18 +148,19 @@ struct Serve: AsyncParsableCommand {
         // SIGTERM and SIGINT would never arrive and the server could not stop gracefully.
         await MainActor.run { Self.unblockShutdownSignals() }
         let level = logLevel
+        let logFormat = operations.logFormat
         // Each log line's timestamp goes through localtime_r, which re-reads /etc/localtime on
         // every call while TZ is unset; naming the same zone once makes glibc load it once.
         if getenv("TZ") == nil { setenv("TZ", ":/etc/localtime", 0) }
         LoggingSystem.bootstrap { label in
             // StreamLogHandler's lines, written at a fraction of its cost per request.
-            var handler = ServerLogHandler.standardError(label: label)
+            var handler = ServerLogHandler.standardError(label: label, format: logFormat)
             handler.logLevel = level
             return handler
         }
         let logger = Logger(label: "vault")
 
-        let configuration = VaultServerConfiguration(
+        var configuration = VaultServerConfiguration(
             host: host,
             port: port,
             dataDirectory: dataDirectory ?? LocalVaultHome.defaultDirectory(),
@@ -171,6 +177,7 @@ struct Serve: AsyncParsableCommand {
             ),
             kekMaxAge: kekMaxAge.map { .seconds($0 * 86_400) }
         )
+        configuration.metrics = operations.bootstrapMetrics()
         logger.info(
             "starting",
             metadata: [

@@ -19,6 +19,9 @@ package protocol VaultStorage: Sendable {
     /// What the store holds before its root key is loaded (see RootKeyCheck).
     func rootKeyState() async throws -> RootKeyStoreState
 
+    /// Returns once the store answers a trivial read of one of its tables (`GET /health`).
+    func checkAvailable() async throws
+
     /// Records `candidate` as the root-key check value unless one is recorded; returns the one recorded.
     func recordRootKeyCheck(_ candidate: [UInt8]) async throws -> [UInt8]?
 
@@ -171,12 +174,13 @@ package protocol VaultStorage: Sendable {
 
     /// Releases what the store holds in other processes' view (a shared store's lock) and its
     /// connections, and returns once they are released. Later operations fail.
-    func close() async
+    func shutDown() async
 }
 
 extension VaultStorage {
     /// Nothing to release beyond what `deinit` releases (SQLite: the pool closes with the value).
-    package func close() async {}
+    /// (Not named `close`: that would hide the C function `close(_:)` in conforming types.)
+    package func shutDown() async {}
 }
 
 /// A failure of the storage itself, in terms the engine and the server act on.
