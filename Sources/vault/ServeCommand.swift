@@ -35,6 +35,12 @@ struct Serve: AsyncParsableCommand {
             standard error, one line per request. SIGINT or SIGTERM stops the server after the \
             requests in flight.
 
+            GET /health answers 200 {"status":"ok"} while the store answers within 3 seconds, else \
+            503 {"status":"unavailable"}, without an API key and outside the rate limit. With \
+            --metrics, GET /metrics serves Prometheus metrics on the main port, without an API key; \
+            with --metrics-port, on 127.0.0.1:PORT only. --log-format json writes each log line as \
+            one JSON object; request lines carry actor_id, the API key's id (never the key).
+
             Slow and silent clients: a request must arrive in full within --read-timeout of its \
             first byte (else 408, or the connection ends mid-body), and a connection without a \
             request is closed after --idle-timeout. At --max-connections (default: 3/4 of the \
@@ -48,6 +54,7 @@ struct Serve: AsyncParsableCommand {
               vault serve --customer-keys ./byok.json --rate-limit 100 --rate-window 10
               vault serve --read-timeout 10 --idle-timeout 15 --max-connections 2000
               VAULT_DATABASE_URL=postgres://vault:secret@db:5432/vault vault serve --host 0.0.0.0
+              vault serve --metrics-port 9464 --log-format json
             """
     )
 
