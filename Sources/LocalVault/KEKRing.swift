@@ -40,7 +40,8 @@ final class KEKRing: Sendable {
     /// (the newest, which is never retired: see KEKRotation). Past the cache's time to live, the
     /// same path reads the pair's newest version again (another process may have added one).
     func kek(for name: KEKName) async throws -> KEK {
-        if let cached = byName.withLock({ $0[name] }), isFresh(cached.readAt) { return cached.kek }
+        if let cached = byName.withLock({ $0[name] }), isFresh(cached.readAt) { return hit(cached.kek) }
+        VaultMetrics.kekCacheMisses.increment()
         let id = try Identifier.randomString()
         let wrapped = try rootKey.wrap(
             try DataKey.generate(),
@@ -54,6 +55,7 @@ final class KEKRing: Sendable {
             createdAt: Date().storedMilliseconds
         )
         let row = try await insertFirst(candidate)
+        if row.id == candidate.id { VaultMetrics.firstKEKsCreated.increment() }
         let kek: KEK
         if let opened = try? unwrap(row) {
             kek = opened
@@ -86,7 +88,8 @@ final class KEKRing: Sendable {
     /// live, the store is asked again (another process may have retired it).
     func kek(id: String, environmentID: String) async throws -> KEK? {
         let cached = byID.withLock { $0[id] }
-        if let cached, isFresh(cached.readAt) { return cached.environmentID == environmentID ? cached.kek : nil }
+        if let cached, isFresh(cached.readAt) { return hit(cached.environmentID == environmentID ? cached.kek : nil) }
+        VaultMetrics.kekCacheMisses.increment()
         // Ids are ours (lowercase UUIDs): one with a control character, read from a crafted
         // blob, names no KEK and must not be matched cut at a NUL.
         guard !ControlCharacters.occur(in: id) else { return nil }
@@ -120,6 +123,7 @@ final class KEKRing: Sendable {
             try rootKey.wrap(key, associatedData: Self.associatedData(id: id, name: name, version: version))
         }
         let kek = KEK(id: id, key: key, version: version)
+        VaultMetrics.rotatedKEKsCreated.increment()
         remember(kek, name: name)
         return kek
     }
@@ -146,12 +150,19 @@ final class KEKRing: Sendable {
             return StoredKEK(id: id, name: name, version: version, wrappedKey: wrapped, createdAt: createdAt)
         }
         let keys = drawn.withLock { $0 }
+        VaultMetrics.rotatedKEKsCreated.increment(by: rows.count)
         return try rows.map { row in
             guard let key = keys[row.id] else { throw Self.doesNotOpen }
             let kek = KEK(id: row.id, key: key, version: row.version)
             remember(kek, name: row.name)
             return (row.name, kek)
         }
+    }
+
+    /// `kek`, counted as a cache hit.
+    private func hit<Found>(_ kek: Found) -> Found {
+        VaultMetrics.kekCacheHits.increment()
+        return kek
     }
 
     /// Drops KEKs from this process's caches (retired versions must stop unwrapping at once).

@@ -308,7 +308,9 @@ public final class LocalVault: Sendable {
     public func createDataKey(context: KeyContext, environmentID: String) async throws -> IssuedDataKey {
         try validate(context)
         let key = try DataKey.generate()
-        return try await wrap(key, id: try Identifier.random(), context: context, environmentID: environmentID)
+        let issued = try await wrap(key, id: try Identifier.random(), context: context, environmentID: environmentID)
+        VaultMetrics.dataKeysIssued.increment()
+        return issued
     }
 
     /// Unwraps a data key from `encrypted_keys` this vault issued in `environmentID` (POST /keys/decrypt).

@@ -133,10 +133,12 @@ package final class PostgresStorage: VaultStorage {
         }
         switch outcome {
         case .finished(.success(let result)): return result
-        case .finished(.failure(let error)): throw PostgresFailure.storageError(error)
+        case .finished(.failure(let error)): throw VaultMetrics.counted(PostgresFailure.storageError(error))
         case .timedOut:
-            if lease.hasExpired { throw Self.noConnection }
-            throw StorageError.unavailable("the database did not answer within \(bound.components.seconds) seconds")
+            if lease.hasExpired { throw VaultMetrics.counted(Self.noConnection) }
+            throw VaultMetrics.counted(
+                StorageError.unavailable("the database did not answer within \(bound.components.seconds) seconds")
+            )
         }
     }
 

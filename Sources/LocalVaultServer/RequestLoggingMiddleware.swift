@@ -7,12 +7,16 @@ import NIOHTTP1
 
 /// The outermost middleware: turns anything thrown into the JSON error response, returns the
 /// request id in `x-request-id`, and logs one line per request with the method, the route
-/// template (never the raw path, which holds names and ids), the status, the duration and the
-/// request id. Bodies, headers, keys and names are never logged.
+/// template (never the raw path, which holds names and ids), the status, the duration, the
+/// request id and the actor id (the API key's id, never the key). Bodies, headers, keys and
+/// names are never logged. With metrics on, it counts the request there too.
 struct RequestLoggingMiddleware: RouterMiddleware {
     typealias Context = VaultRequestContext
 
     static let requestIDField = HTTPFieldName("x-request-id")!
+
+    /// Where requests are counted; nil without `--metrics`.
+    var metrics: HTTPMetrics? = nil
 
     func handle(
         _ request: Request,
@@ -30,15 +34,19 @@ struct RequestLoggingMiddleware: RouterMiddleware {
         // trap under a log handler that drops metadata).
         let requestID = context.logger[metadataKey: "hb.request.id"].map { "\($0)" } ?? RequestID().description
         response.headers[Self.requestIDField] = requestID
+        let route = context.endpointPath ?? "unmatched"
+        let elapsed = ContinuousClock.now - start
+        metrics?.record(method: request.method.rawValue, route: route, status: response.status.code, elapsed: elapsed)
         context.logger.info(
             Logger.Message(
                 stringLiteral: Self.line(
                     method: request.method.rawValue,
-                    route: context.endpointPath ?? "unmatched",
+                    route: route,
                     status: response.status.code,
-                    elapsed: ContinuousClock.now - start
+                    elapsed: elapsed
                 )
-            )
+            ),
+            metadata: context.actor.id.map { ["actor_id": .string($0)] }
         )
         return response
     }

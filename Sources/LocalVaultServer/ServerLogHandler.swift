@@ -19,13 +19,15 @@ public struct ServerLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
     /// Where metadata for every line comes from, besides ``metadata``.
     public var metadataProvider: Logger.MetadataProvider?
+    /// Text lines (the default) or one JSON object per line.
+    public var format: LogFormat = .text
 
     private let label: String
     private let output: @Sendable (String) -> Void
 
     /// A handler writing to standard error.
-    public static func standardError(label: String) -> ServerLogHandler {
-        ServerLogHandler(label: label, metadataProvider: LoggingSystem.metadataProvider) { line in
+    public static func standardError(label: String, format: LogFormat = .text) -> ServerLogHandler {
+        var handler = ServerLogHandler(label: label, metadataProvider: LoggingSystem.metadataProvider) { line in
             var line = line
             line.withUTF8 { bytes in
                 var offset = 0
@@ -41,6 +43,8 @@ public struct ServerLogHandler: LogHandler {
                 }
             }
         }
+        handler.format = format
+        return handler
     }
 
     /// A handler giving each line (with its newline) to `output`.
@@ -73,6 +77,10 @@ public struct ServerLogHandler: LogHandler {
         if let error = event.error {
             effective["error.message"] = "\(error)"
             effective["error.type"] = "\(String(reflecting: type(of: error)))"
+        }
+        if format == .json {
+            output(JSONLogLine.make(event: event, label: label, metadata: effective))
+            return
         }
         var line = LocalTimestamp.current()
         line += " "

@@ -38,6 +38,8 @@ public struct VaultServerConfiguration: Sendable {
     /// When set, SIGHUP reloads the API keys and customer keys from these; nil: SIGHUP is not
     /// handled.
     public var keySources: KeySources?
+    /// Prometheus metrics (`GET /metrics`); nil: none (the default).
+    public var metrics: MetricsExposure? = nil
 
     public init(
         host: String = "127.0.0.1",
@@ -80,6 +82,7 @@ public struct VaultServerConfiguration: Sendable {
 public enum VaultServer {
     /// The router with every endpoint and the middleware chain, outermost first: request
     /// logging and error bodies, authentication, rate limiting, the body limit, idempotency.
+    /// `/health` (and `/metrics` on the main listener) get request logging only.
     public static func makeRouter(
         vault: LocalVault,
         configuration: VaultServerConfiguration
@@ -94,10 +97,17 @@ public enum VaultServer {
         apiKeys: ReloadableAPIKeys
     ) -> Router<VaultRequestContext> {
         let router = Router(context: VaultRequestContext.self)
+        let logging = RequestLoggingMiddleware(metrics: configuration.metrics.map { HTTPMetrics(factory: $0.factory) })
+        // First: the middleware added below wraps only the routes registered after it.
+        OperationsRoutes(
+            health: StoreHealth { try await vault.checkStoreAvailable() },
+            metrics: configuration.metrics?.port == nil ? configuration.metrics?.registry : nil,
+            logging: logging
+        ).register(on: router)
         // One statically chained stack: each middleware added on its own costs a few more
         // executor hops per request.
         router.addMiddleware {
-            RequestLoggingMiddleware()
+            logging
             AuthenticationMiddleware(keys: apiKeys)
             RateLimitMiddleware(limiter: RateLimiter(limit: configuration.rateLimit))
             BodyLimitMiddleware(limit: configuration.maxBodySize)
@@ -170,6 +180,9 @@ public enum VaultServer {
         application.addServices(services)
         if let maxAge = configuration.kekMaxAge {
             application.addServices(KEKRotationService(vault: vault, maxAge: maxAge, logger: logger))
+        }
+        if let metrics = configuration.metrics, metrics.port != nil {
+            application.addServices(metrics.listener(logger: logger))
         }
         return application
     }

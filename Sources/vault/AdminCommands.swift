@@ -3,11 +3,13 @@ import Foundation
 import LocalVault
 import LocalVaultPostgres
 
-/// `vault admin`: operations on the store itself (a data folder or a database), run while no `vault serve` uses it.
+/// `vault admin`: operations on the store itself (a data folder or a database), run while no
+/// `vault serve` uses it (except `backup`, made for a running store).
 struct Admin: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Operate on the store (a data folder, or --database): root-key and KEK rotation, rewrap, retirement.",
-        subcommands: [RotateRootKey.self, RotateKEK.self, Rewrap.self, RetireKEKVersions.self]
+        abstract:
+            "Operate on the store (a data folder, or --database): root-key and KEK rotation, rewrap, retirement, backup.",
+        subcommands: [RotateRootKey.self, RotateKEK.self, Rewrap.self, RetireKEKVersions.self, Backup.self]
     )
 }
 

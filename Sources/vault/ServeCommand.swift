@@ -39,6 +39,12 @@ struct Serve: AsyncParsableCommand {
             --customer-keys; if either cannot be read, the reload is refused (logged) and the keys \
             in force stay.
 
+            GET /health answers 200 {"status":"ok"} while the store answers within 3 seconds, else \
+            503 {"status":"unavailable"}, without an API key and outside the rate limit. With \
+            --metrics, GET /metrics serves Prometheus metrics on the main port, without an API key; \
+            with --metrics-port, on 127.0.0.1:PORT only. --log-format json writes each log line as \
+            one JSON object; request lines carry actor_id, the API key's id (never the key).
+
             Slow and silent clients: a request must arrive in full within --read-timeout of its \
             first byte (else 408, or the connection ends mid-body), and a connection without a \
             request is closed after --idle-timeout. At --max-connections (default: 3/4 of the \
@@ -53,6 +59,7 @@ struct Serve: AsyncParsableCommand {
               vault serve --read-timeout 10 --idle-timeout 15 --max-connections 2000
               VAULT_DATABASE_URL=postgres://vault:secret@db:5432/vault vault serve --host 0.0.0.0
               vault serve --host 0.0.0.0 --tls-cert server.pem --tls-key server-key.pem
+              vault serve --metrics-port 9464 --log-format json
             """
     )
 
@@ -125,6 +132,8 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: Logger.Level = .info
 
+    @OptionGroup var operations: ServeOperationsOptions
+
     func validate() throws {
         guard (0...65_535).contains(port) else { throw ValidationError("--port must be 0 to 65535") }
         guard rateLimit >= 1 else { throw ValidationError("--rate-limit must be at least 1") }
@@ -143,6 +152,9 @@ struct Serve: AsyncParsableCommand {
         if let maxConnections, maxConnections < 1 {
             throw ValidationError("--max-connections must be at least 1")
         }
+        if let metricsPort = operations.metricsPort, metricsPort == port, port != 0 {
+            throw ValidationError("--metrics-port must differ from --port")
+        }
     }
 
     func run() async throws {
@@ -151,18 +163,19 @@ struct Serve: AsyncParsableCommand {
         // SIGHUP reload its keys).
         await MainActor.run { Self.unblockShutdownSignals() }
         let level = logLevel
+        let logFormat = operations.logFormat
         // Each log line's timestamp goes through localtime_r, which re-reads /etc/localtime on
         // every call while TZ is unset; naming the same zone once makes glibc load it once.
         if getenv("TZ") == nil { setenv("TZ", ":/etc/localtime", 0) }
         LoggingSystem.bootstrap { label in
             // StreamLogHandler's lines, written at a fraction of its cost per request.
-            var handler = ServerLogHandler.standardError(label: label)
+            var handler = ServerLogHandler.standardError(label: label, format: logFormat)
             handler.logLevel = level
             return handler
         }
         let logger = Logger(label: "vault")
 
-        let configuration = VaultServerConfiguration(
+        var configuration = VaultServerConfiguration(
             host: host,
             port: port,
             dataDirectory: dataDirectory ?? LocalVaultHome.defaultDirectory(),
@@ -184,6 +197,7 @@ struct Serve: AsyncParsableCommand {
                 customerKeys: { [customerKeysFile] in try Self.loadCustomerKeys(file: customerKeysFile) }
             )
         )
+        configuration.metrics = operations.bootstrapMetrics()
         logger.info(
             "starting",
             metadata: [

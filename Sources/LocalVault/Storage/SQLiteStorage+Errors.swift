@@ -20,7 +20,7 @@ extension SQLiteStorage {
 
     /// `error` as a ``StorageError`` when GRDB threw it; any other error (the engine's own,
     /// thrown inside a transaction) as it is.
-    static func mapped(_ error: any Error) -> any Error { storageError(for: error) ?? error }
+    static func mapped(_ error: any Error) -> any Error { VaultMetrics.counted(storageError(for: error) ?? error) }
 }
 
 extension DatabaseError {

@@ -19,6 +19,9 @@ package protocol VaultStorage: Sendable {
     /// What the store holds before its root key is loaded (see RootKeyCheck).
     func rootKeyState() async throws -> RootKeyStoreState
 
+    /// Returns once the store answers a trivial read of one of its tables (`GET /health`).
+    func checkAvailable() async throws
+
     /// Records `candidate` as the root-key check value unless one is recorded; returns the one recorded.
     func recordRootKeyCheck(_ candidate: [UInt8]) async throws -> [UInt8]?
 
