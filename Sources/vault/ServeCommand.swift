@@ -1,4 +1,5 @@
 import ArgumentParser
+import CustomerKeyProviders
 import Foundation
 import LocalVault
 import LocalVaultServer
@@ -220,10 +221,12 @@ struct Serve: AsyncParsableCommand {
         }
     }
 
+    /// Reads and validates the BYOK file (every provider built, credentials found), at start and
+    /// on SIGHUP.
     private static func loadCustomerKeys(file customerKeysFile: String?) throws -> [CustomerKeyMapping] {
         guard let customerKeysFile else { return [] }
         do {
-            return try CustomerKeyMapping.load(configurationFile: customerKeysFile)
+            return try CustomerKeyConfiguration.load(file: customerKeysFile)
         } catch let error as LocalVaultError {
             throw ValidationError(error.message)
         }
