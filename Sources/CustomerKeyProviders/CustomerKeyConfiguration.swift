@@ -16,7 +16,7 @@ import LocalVault
 /// entry names. Relative paths are resolved against the file's folder.
 public enum CustomerKeyConfiguration {
     /// The `provider` values this build knows.
-    public static let knownProviders = ["file"]
+    public static let knownProviders = ["file", "aws-kms"]
 
     /// Fields that would hold a secret inline: refused, so that a secret is never copied into the file.
     static let inlineSecretFields: Set<String> = [
@@ -116,7 +116,8 @@ public enum CustomerKeyConfiguration {
         switch entry.provider {
         case "file":
             return FileKeyProvider(keyID: entry.key_id, path: entry.resolved(try entry.required(entry.path, "path")))
-        // case "aws-kms": AWSKMSProvider(entry:environment:) (`arn`, `endpoint`), next commit.
+        case "aws-kms":
+            return try AWSKMSProvider(entry: entry, environment: environment)
         // case "gcp-kms": GCPKMSProvider(entry:environment:) (`resource`, `credentials_file`, `endpoint`).
         // case "azure-key-vault": AzureKeyVaultProvider(entry:environment:) (`key_url`, `tenant_id`,
         //   `client_id`, `client_secret_file`, `endpoint`).
