@@ -78,10 +78,14 @@ public enum CustomerKeyConfiguration {
     /// Reads the file and builds every provider, so that a mistake (a missing field, an unknown
     /// provider, unreadable credentials) stops `vault serve` at start or is refused on SIGHUP.
     /// - Parameters:
+    ///   - cacheTTL: how long the unwrapped data keys of network providers stay cached
+    ///     (``CachingCustomerKeyProvider``); zero disables the cache. The `file` provider reads its
+    ///     key on every use and is never cached.
     ///   - environment: where the providers' credential chains look (the process's by default).
     /// - Throws: ``LocalVaultError`` naming the problem (never a secret).
     public static func load(
         file path: String,
+        cacheTTL: Duration = .zero,
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws -> [CustomerKeyMapping] {
         struct File: Decodable { var customer_keys: [Entry] }
@@ -101,7 +105,10 @@ public enum CustomerKeyConfiguration {
         return try file.customer_keys.map { entry in
             var entry = entry
             entry.folder = folder
-            let provider = try makeProvider(entry, environment: environment)
+            var provider = try makeProvider(entry, environment: environment)
+            if entry.provider != "file", cacheTTL > .zero {
+                provider = CachingCustomerKeyProvider(provider, ttl: cacheTTL)
+            }
             return CustomerKeyMapping(
                 contextKey: entry.context_key,
                 contextValue: entry.context_value,

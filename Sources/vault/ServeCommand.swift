@@ -91,6 +91,15 @@ struct Serve: AsyncParsableCommand {
     )
     var customerKeysFile: String?
 
+    @Option(
+        name: .customLong("customer-key-cache-ttl"),
+        help: ArgumentHelp(
+            "Seconds a data key unwrapped by a cloud customer key (AWS KMS, ...) stays cached (0: no cache).",
+            discussion: "A key revoked at the provider stops working here within this time."
+        )
+    )
+    var customerKeyCacheTTL = 60
+
     @Option(name: .customLong("rate-limit"), help: "Requests allowed per API key and window.")
     var rateLimit = RateLimit.workOSDefault.requests
 
@@ -140,6 +149,9 @@ struct Serve: AsyncParsableCommand {
         guard rateLimit >= 1 else { throw ValidationError("--rate-limit must be at least 1") }
         guard rateWindow >= 1 else { throw ValidationError("--rate-window must be at least 1 second") }
         guard maxBodySize >= 1_024 else { throw ValidationError("--max-body-size must be at least 1024 bytes") }
+        guard (0...86_400).contains(customerKeyCacheTTL) else {
+            throw ValidationError("--customer-key-cache-ttl must be 0 to 86400 seconds")
+        }
         guard purgeDelay >= 0 else { throw ValidationError("--purge-delay must be 0 or more seconds") }
         guard (1...3_600).contains(readTimeout) else {
             throw ValidationError("--read-timeout must be 1 to 3600 seconds")
@@ -182,7 +194,7 @@ struct Serve: AsyncParsableCommand {
             dataDirectory: dataDirectory ?? LocalVaultHome.defaultDirectory(),
             databaseURL: try database.url(),
             apiKeys: try Self.loadAPIKeys(file: apiKeysFile),
-            customerKeys: try Self.loadCustomerKeys(file: customerKeysFile),
+            customerKeys: try Self.loadCustomerKeys(file: customerKeysFile, cacheTTL: customerKeyCacheTTL),
             rateLimit: RateLimit(requests: rateLimit, window: .seconds(rateWindow)),
             maxBodySize: maxBodySize,
             purgeDelay: .seconds(purgeDelay),
@@ -195,7 +207,9 @@ struct Serve: AsyncParsableCommand {
             tls: try tls.load(),
             keySources: KeySources(
                 apiKeys: { [apiKeysFile] in try Self.loadAPIKeys(file: apiKeysFile) },
-                customerKeys: { [customerKeysFile] in try Self.loadCustomerKeys(file: customerKeysFile) }
+                customerKeys: { [customerKeysFile, customerKeyCacheTTL] in
+                    try Self.loadCustomerKeys(file: customerKeysFile, cacheTTL: customerKeyCacheTTL)
+                }
             )
         )
         configuration.metrics = operations.bootstrapMetrics()
@@ -223,10 +237,10 @@ struct Serve: AsyncParsableCommand {
 
     /// Reads and validates the BYOK file (every provider built, credentials found), at start and
     /// on SIGHUP.
-    private static func loadCustomerKeys(file customerKeysFile: String?) throws -> [CustomerKeyMapping] {
+    private static func loadCustomerKeys(file customerKeysFile: String?, cacheTTL: Int) throws -> [CustomerKeyMapping] {
         guard let customerKeysFile else { return [] }
         do {
-            return try CustomerKeyConfiguration.load(file: customerKeysFile)
+            return try CustomerKeyConfiguration.load(file: customerKeysFile, cacheTTL: .seconds(cacheTTL))
         } catch let error as LocalVaultError {
             throw ValidationError(error.message)
         }

@@ -121,6 +121,8 @@ struct AWSKMSProviderTests {
             let provider = try #require(mappings.first?.provider as? AWSKMSProvider)
             #expect(provider.arn == Self.arn)
             #expect(provider.endpoint == "http://127.0.0.1:4566")
+            let cached = try CustomerKeyConfiguration.load(file: file, cacheTTL: .seconds(60), environment: environment)
+            #expect(cached.first?.provider is CachingCustomerKeyProvider)
             // No credentials anywhere: refused at load, so `vault serve` does not start with it.
             #expect(throws: LocalVaultError.self) {
                 try CustomerKeyConfiguration.load(file: file, environment: ["HOME": "/nonexistent-home"])
