@@ -46,17 +46,7 @@ public struct AWSKMSProvider: CustomerKeyProvider {
         credentials: AWSCredentials,
         request: ProviderRequest? = nil
     ) throws {
-        let parts = arn.split(separator: ":", maxSplits: 5, omittingEmptySubsequences: false)
-        guard parts.count == 6, parts[0] == "arn", parts[2] == "kms", !parts[3].isEmpty,
-            parts[5].hasPrefix("key/") || parts[5].hasPrefix("alias/")
-        else {
-            throw LocalVaultError(
-                .internalError,
-                "customer key \(keyID): '\(arn)' is not an AWS KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)"
-            )
-        }
-        let region = String(parts[3])
-        let suffix = parts[1] == "aws-cn" ? "amazonaws.com.cn" : "amazonaws.com"
+        let (region, suffix) = try Self.region(of: arn, keyID: keyID)
         let endpoint = endpoint ?? "https://kms.\(region).\(suffix)"
         guard let url = URL(string: endpoint), url.scheme == "https" || url.scheme == "http", url.host != nil else {
             throw LocalVaultError(
@@ -74,11 +64,28 @@ public struct AWSKMSProvider: CustomerKeyProvider {
         self.request = request ?? ProviderRequest(providerName: Self.providerName, keyID: keyID)
     }
 
-    /// The provider of a BYOK file entry (`arn`, optional `endpoint`), credentials from the chain.
+    /// The region of a KMS key ARN and the domain of its partition's endpoints.
+    static func region(of arn: String, keyID: String) throws -> (region: String, domain: String) {
+        let parts = arn.split(separator: ":", maxSplits: 5, omittingEmptySubsequences: false)
+        guard parts.count == 6, parts[0] == "arn", parts[2] == "kms", !parts[3].isEmpty,
+            parts[5].hasPrefix("key/") || parts[5].hasPrefix("alias/")
+        else {
+            throw LocalVaultError(
+                .internalError,
+                "customer key \(keyID): '\(arn)' is not an AWS KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)"
+            )
+        }
+        return (String(parts[3]), parts[1] == "aws-cn" ? "amazonaws.com.cn" : "amazonaws.com")
+    }
+
+    /// The provider of a BYOK file entry (`arn`, optional `endpoint`), credentials from the chain
+    /// (looked up once the entry itself is known to be valid).
     init(entry: CustomerKeyConfiguration.Entry, environment: [String: String]) throws {
+        let arn = try entry.required(entry.arn, "arn")
+        _ = try Self.region(of: arn, keyID: entry.key_id)
         try self.init(
             keyID: entry.key_id,
-            arn: try entry.required(entry.arn, "arn"),
+            arn: arn,
             endpoint: entry.endpoint,
             contextKey: entry.context_key,
             contextValue: entry.context_value,

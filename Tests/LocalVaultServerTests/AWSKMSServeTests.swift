@@ -193,3 +193,33 @@ struct AWSKMSServeTests {
         }
     }
 }
+
+/// The BYOK file is validated when `vault serve` starts: an AWS KMS entry it cannot use stops it.
+@Suite(.enabled(if: VaultProcess.binary != nil || isCI, "needs a built vault"))
+struct AWSKMSConfigurationServeTests {
+    @Test(arguments: [
+        (#""arn": "arn:aws:kms:us-east-1:111122223333:key/k""#, "no AWS credentials"),
+        (#""arn": "not-an-arn""#, "not an AWS KMS key ARN"),
+        (#""endpoint": "http://127.0.0.1:1""#, "'arn'"),
+    ])
+    func anUnusableEntryStopsServeAtStart(fields: String, expected: String) async throws {
+        try await withTemporaryDirectory { directory in
+            let byok = directory + "/byok.json"
+            let json = """
+                {"customer_keys": [{"context_key": "organization_id", "context_value": "org_abc",
+                  "key_id": "cmk_org_abc", "provider": "aws-kms", \(fields)}]}
+                """
+            try Data(json.utf8).write(to: URL(fileURLWithPath: byok))
+            let result = try await VaultProcess.run(
+                ["serve", "--port", "0", "--data-dir", directory, "--customer-keys", byok],
+                environment: [
+                    "VAULT_API_KEYS": "sk_test_config", "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "",
+                    "AWS_SHARED_CREDENTIALS_FILE": directory + "/no-credentials", "HOME": directory,
+                ],
+                timeout: .seconds(30)
+            )
+            #expect(result.status != 0)
+            #expect(result.error.contains(expected), "\(result.error)")
+        }
+    }
+}
