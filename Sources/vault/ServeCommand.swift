@@ -40,6 +40,14 @@ struct Serve: AsyncParsableCommand {
             --customer-keys; if either cannot be read, the reload is refused (logged) and the keys \
             in force stay.
 
+            Customer-managed keys (--customer-keys, BYOK): each entry names a provider, "file" or \
+            "aws-kms" (the key ARN, an optional endpoint; credentials from AWS_ACCESS_KEY_ID, \
+            AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, else the shared credentials file and \
+            AWS_PROFILE). The file is checked at start and on SIGHUP. A key the provider refuses \
+            (disabled, pending deletion, no permission) is a 403, never a fallback; a provider out \
+            of reach is a 503. Data keys a cloud key unwrapped are cached for \
+            --customer-key-cache-ttl seconds, so a revocation takes effect within that time.
+
             GET /health answers 200 {"status":"ok"} while the store answers within 3 seconds, else \
             503 {"status":"unavailable"}, without an API key and outside the rate limit. With \
             --metrics, GET /metrics serves Prometheus metrics on the main port, without an API key; \
