@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "LocalVaultPostgres", targets: ["LocalVaultPostgres"]),
         .library(name: "WorkOSVault", targets: ["WorkOSVault"]),
         .library(name: "LocalVaultServer", targets: ["LocalVaultServer"]),
+        .library(name: "CustomerKeyProviders", targets: ["CustomerKeyProviders"]),
         .executable(name: "vault", targets: ["vault"]),
     ],
     dependencies: [
@@ -60,6 +61,16 @@ let package = Package(
                 "VaultHTTP",
                 "LocalVault",
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // BYOK providers (AWS KMS, Google Cloud KMS, Azure Key Vault) over VaultHTTP, and the
+        // customer-key file that names them.
+        .target(
+            name: "CustomerKeyProviders",
+            dependencies: [
+                "EnvelopeCrypto",
+                "LocalVault",
+                "VaultHTTP",
             ]
         ),
         .target(
@@ -114,6 +125,7 @@ let package = Package(
                 "LocalVault",
                 "LocalVaultPostgres",
                 "LocalVaultServer",
+                "CustomerKeyProviders",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -177,6 +189,10 @@ let package = Package(
                 "LocalVaultServer",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
+        ),
+        .testTarget(
+            name: "CustomerKeyProvidersTests",
+            dependencies: ["CustomerKeyProviders", "LocalVault", "VaultHTTP", "EnvelopeCrypto"]
         ),
         .testTarget(
             name: "VaultCLITests",

@@ -18,7 +18,8 @@ public protocol CustomerKeyProvider: Sendable {
 
 /// A customer-managed key that stands in for the KEK of one context pair: every operation whose
 /// context holds `contextKey = contextValue` wraps its data key under this key instead of a
-/// Vault-managed KEK.
+/// Vault-managed KEK. `CustomerKeyConfiguration.load(file:)` (module CustomerKeyProviders) reads
+/// them from the BYOK file.
 public struct CustomerKeyMapping: Sendable {
     public var contextKey: String
     public var contextValue: String
@@ -31,45 +32,6 @@ public struct CustomerKeyMapping: Sendable {
         self.contextValue = contextValue
         self.keyID = keyID
         self.provider = provider
-    }
-
-    /// Reads mappings from a JSON file:
-    /// `{"customer_keys": [{"context_key": "organization_id", "context_value": "org_abc",
-    ///   "key_id": "cmk_org_abc", "provider": "file", "path": "/keys/org_abc.key"}]}`.
-    /// Relative paths are resolved against the file's folder.
-    public static func load(configurationFile path: String) throws -> [CustomerKeyMapping] {
-        struct File: Decodable {
-            struct Key: Decodable {
-                var context_key: String
-                var context_value: String
-                var key_id: String
-                var provider: String
-                var path: String
-            }
-            var customer_keys: [Key]
-        }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw LocalVaultError(.internalError, "cannot read the customer key configuration at \(path)")
-        }
-        let file: File
-        do {
-            file = try JSONDecoder().decode(File.self, from: data)
-        } catch {
-            throw LocalVaultError(.internalError, "the customer key configuration at \(path) is not valid: \(error)")
-        }
-        let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
-        return try file.customer_keys.map { key in
-            guard key.provider == "file" else {
-                throw LocalVaultError(.internalError, "unknown customer key provider '\(key.provider)' (known: file)")
-            }
-            let keyPath = key.path.hasPrefix("/") ? key.path : folder.appendingPathComponent(key.path).path
-            return CustomerKeyMapping(
-                contextKey: key.context_key,
-                contextValue: key.context_value,
-                keyID: key.key_id,
-                provider: FileKeyProvider(keyID: key.key_id, path: keyPath)
-            )
-        }
     }
 }
 

@@ -97,58 +97,44 @@ public final class VaultRESTClient: Sendable {
             connectTimeout: min(configuration.requestTimeout, .seconds(10))
         )
         let retry = configuration.retry
-        var attempt = 0
-        while true {
-            let started = ContinuousClock.now
-            let outcome: Result<HTTPResponse, HTTPTransportError>
-            do {
-                outcome = .success(try await transport.send(request))
-            } catch let error as HTTPTransportError {
-                if error.kind == .cancelled { throw CancellationError() }
-                outcome = .failure(error)
-            }
-            let elapsed = ContinuousClock.now - started
-            switch outcome {
-            case .success(let response):
-                logger?.debug(
-                    "vault request",
-                    metadata: [
-                        "method": "\(endpoint.method)", "path": "\(endpoint.template)", "status": "\(response.status)",
-                        "duration_ms":
-                            "\(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)",
-                        "request_id": "\(response.header("x-request-id") ?? "-")", "attempt": "\(attempt + 1)",
-                    ]
-                )
-                if (200..<300).contains(response.status) { return response }
-                guard Self.isRetriable(response), attempt < retry.maxRetries else {
-                    throw Self.error(for: response, endpoint: endpoint, retry: retry)
+        let response: HTTPResponse
+        do {
+            response = try await transport.send(request, retry: retry, isRetriable: Self.isRetriable) { attempt in
+                switch attempt.outcome {
+                case .success(let response):
+                    let elapsed = attempt.duration
+                    logger?.debug(
+                        "vault request",
+                        metadata: [
+                            "method": "\(endpoint.method)", "path": "\(endpoint.template)",
+                            "status": "\(response.status)",
+                            "duration_ms":
+                                "\(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)",
+                            "request_id": "\(response.header("x-request-id") ?? "-")", "attempt": "\(attempt.number)",
+                        ]
+                    )
+                case .failure(let error):
+                    logger?.debug(
+                        "vault request failed",
+                        metadata: [
+                            "method": "\(endpoint.method)", "path": "\(endpoint.template)",
+                            "error": "\(error.kind.rawValue)",
+                            "attempt": "\(attempt.number)",
+                        ]
+                    )
                 }
-                try await Task.sleep(
-                    for: retry.delay(beforeRetry: attempt, retryAfterHeader: response.header("retry-after"))
-                )
-            case .failure(let error):
-                logger?.debug(
-                    "vault request failed",
-                    metadata: [
-                        "method": "\(endpoint.method)", "path": "\(endpoint.template)",
-                        "error": "\(error.kind.rawValue)",
-                        "attempt": "\(attempt + 1)",
-                    ]
-                )
-                let retriable = error.kind == .timeout || error.kind == .connection
-                guard retriable, attempt < retry.maxRetries else {
-                    let code: VaultError.Code =
-                        switch error.kind {
-                        case .timeout: .timeout
-                        case .certificate: .certificateVerification
-                        default: .transport
-                        }
-                    throw VaultError(code, "\(endpoint.method) \(endpoint.template): \(error.message)")
-                }
-                try await Task.sleep(for: retry.delay(beforeRetry: attempt, retryAfterHeader: nil))
             }
-            attempt += 1
+        } catch let error as HTTPTransportError {
+            let code: VaultError.Code =
+                switch error.kind {
+                case .timeout: .timeout
+                case .certificate: .certificateVerification
+                default: .transport
+                }
+            throw VaultError(code, "\(endpoint.method) \(endpoint.template): \(error.message)")
         }
+        if (200..<300).contains(response.status) { return response }
+        throw Self.error(for: response, endpoint: endpoint, retry: retry)
     }
 
     static func encode(_ body: some Encodable) throws -> [UInt8] {

@@ -9,7 +9,10 @@ struct Admin: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract:
             "Operate on the store (a data folder, or --database): root-key and KEK rotation, rewrap, retirement, backup.",
-        subcommands: [RotateRootKey.self, RotateKEK.self, Rewrap.self, RetireKEKVersions.self, Backup.self]
+        subcommands: [
+            RotateRootKey.self, RotateKEK.self, Rewrap.self, RetireKEKVersions.self, Backup.self,
+            VerifyCustomerKey.self,
+        ]
     )
 }
 

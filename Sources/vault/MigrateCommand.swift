@@ -1,4 +1,5 @@
 import ArgumentParser
+import CustomerKeyProviders
 import Foundation
 import LocalVault
 import LocalVaultPostgres
@@ -106,7 +107,7 @@ struct Migrate: AsyncParsableCommand {
     private func loadCustomerKeys() throws -> [CustomerKeyMapping] {
         guard let customerKeysFile else { return [] }
         do {
-            return try CustomerKeyMapping.load(configurationFile: customerKeysFile)
+            return try CustomerKeyConfiguration.load(file: customerKeysFile)
         } catch let error as LocalVaultError {
             throw ValidationError(error.message)
         }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CustomerKeyProviders
 import Foundation
 import LocalVault
 import LocalVaultServer
@@ -38,6 +39,14 @@ struct Serve: AsyncParsableCommand {
             flight. SIGHUP reloads the API keys ($VAULT_API_KEYS and --api-keys-file) and \
             --customer-keys; if either cannot be read, the reload is refused (logged) and the keys \
             in force stay.
+
+            Customer-managed keys (--customer-keys, BYOK): each entry names a provider, "file" or \
+            "aws-kms" (the key ARN, an optional endpoint; credentials from AWS_ACCESS_KEY_ID, \
+            AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, else the shared credentials file and \
+            AWS_PROFILE). The file is checked at start and on SIGHUP. A key the provider refuses \
+            (disabled, pending deletion, no permission) is a 403, never a fallback; a provider out \
+            of reach is a 503. Data keys a cloud key unwrapped are cached for \
+            --customer-key-cache-ttl seconds, so a revocation takes effect within that time.
 
             GET /health answers 200 {"status":"ok"} while the store answers within 3 seconds, else \
             503 {"status":"unavailable"}, without an API key and outside the rate limit. With \
@@ -90,6 +99,15 @@ struct Serve: AsyncParsableCommand {
     )
     var customerKeysFile: String?
 
+    @Option(
+        name: .customLong("customer-key-cache-ttl"),
+        help: ArgumentHelp(
+            "Seconds a data key unwrapped by a cloud customer key (AWS KMS, ...) stays cached (0: no cache).",
+            discussion: "A key revoked at the provider stops working here within this time."
+        )
+    )
+    var customerKeyCacheTTL = 60
+
     @Option(name: .customLong("rate-limit"), help: "Requests allowed per API key and window.")
     var rateLimit = RateLimit.workOSDefault.requests
 
@@ -139,6 +157,9 @@ struct Serve: AsyncParsableCommand {
         guard rateLimit >= 1 else { throw ValidationError("--rate-limit must be at least 1") }
         guard rateWindow >= 1 else { throw ValidationError("--rate-window must be at least 1 second") }
         guard maxBodySize >= 1_024 else { throw ValidationError("--max-body-size must be at least 1024 bytes") }
+        guard (0...86_400).contains(customerKeyCacheTTL) else {
+            throw ValidationError("--customer-key-cache-ttl must be 0 to 86400 seconds")
+        }
         guard purgeDelay >= 0 else { throw ValidationError("--purge-delay must be 0 or more seconds") }
         guard (1...3_600).contains(readTimeout) else {
             throw ValidationError("--read-timeout must be 1 to 3600 seconds")
@@ -181,7 +202,7 @@ struct Serve: AsyncParsableCommand {
             dataDirectory: dataDirectory ?? LocalVaultHome.defaultDirectory(),
             databaseURL: try database.url(),
             apiKeys: try Self.loadAPIKeys(file: apiKeysFile),
-            customerKeys: try Self.loadCustomerKeys(file: customerKeysFile),
+            customerKeys: try Self.loadCustomerKeys(file: customerKeysFile, cacheTTL: customerKeyCacheTTL),
             rateLimit: RateLimit(requests: rateLimit, window: .seconds(rateWindow)),
             maxBodySize: maxBodySize,
             purgeDelay: .seconds(purgeDelay),
@@ -194,7 +215,9 @@ struct Serve: AsyncParsableCommand {
             tls: try tls.load(),
             keySources: KeySources(
                 apiKeys: { [apiKeysFile] in try Self.loadAPIKeys(file: apiKeysFile) },
-                customerKeys: { [customerKeysFile] in try Self.loadCustomerKeys(file: customerKeysFile) }
+                customerKeys: { [customerKeysFile, customerKeyCacheTTL] in
+                    try Self.loadCustomerKeys(file: customerKeysFile, cacheTTL: customerKeyCacheTTL)
+                }
             )
         )
         configuration.metrics = operations.bootstrapMetrics()
@@ -220,10 +243,12 @@ struct Serve: AsyncParsableCommand {
         }
     }
 
-    private static func loadCustomerKeys(file customerKeysFile: String?) throws -> [CustomerKeyMapping] {
+    /// Reads and validates the BYOK file (every provider built, credentials found), at start and
+    /// on SIGHUP.
+    private static func loadCustomerKeys(file customerKeysFile: String?, cacheTTL: Int) throws -> [CustomerKeyMapping] {
         guard let customerKeysFile else { return [] }
         do {
-            return try CustomerKeyMapping.load(configurationFile: customerKeysFile)
+            return try CustomerKeyConfiguration.load(file: customerKeysFile, cacheTTL: .seconds(cacheTTL))
         } catch let error as LocalVaultError {
             throw ValidationError(error.message)
         }

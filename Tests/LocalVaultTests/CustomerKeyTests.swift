@@ -59,25 +59,4 @@ import VaultAPI
             try await vault.decryptDataKey(encryptedKeys: managed.encryptedKeys, environmentID: env).key == managed.key
         )
     }
-
-    @Test func mappingsLoadFromAConfigurationFile() throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("cmk-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: folder) }
-        let json = """
-            {"customer_keys": [{"context_key": "organization_id", "context_value": "org_abc",
-              "key_id": "cmk_org_abc", "provider": "file", "path": "org_abc.key"}]}
-            """
-        try Data(json.utf8).write(to: URL(fileURLWithPath: folder + "/byok.json"))
-        let mappings = try CustomerKeyMapping.load(configurationFile: folder + "/byok.json")
-        #expect(mappings.count == 1)
-        #expect(mappings.first?.keyID == "cmk_org_abc")
-        #expect((mappings.first?.provider as? FileKeyProvider)?.path == folder + "/org_abc.key")
-        try Data(
-            #"{"customer_keys": [{"context_key": "a", "context_value": "b", "key_id": "k", "provider": "aws", "path": "x"}]}"#
-                .utf8
-        )
-        .write(to: URL(fileURLWithPath: folder + "/bad.json"))
-        #expect(throws: LocalVaultError.self) { try CustomerKeyMapping.load(configurationFile: folder + "/bad.json") }
-    }
 }
