@@ -13,9 +13,9 @@ import VaultHTTP
 /// only `K`. Unwrapping asks Key Vault for `K` and opens the seal with the associated data given
 /// again: other associated data fails the GCM tag, and without Key Vault's consent (the key
 /// enabled, the application allowed to unwrap) nobody learns `K`. `K` is used for one seal, so a
-/// random GCM IV never repeats under it. Layout (version 1):
-/// `0x01 | length of the Key Vault ciphertext (2 bytes, big-endian) | Key Vault ciphertext |
-/// IV (12) | sealed data key (32) | tag (16)`.
+/// random GCM IV never repeats under it. The stored layout is ``AzureWrappedKey``; it names the
+/// key version that wrapped, and unwrapping asks that version, so rotating the key (a new version
+/// in `key_url`) leaves keys wrapped before readable while the old version stays enabled.
 ///
 /// Tokens come from the client-credentials grant of an Entra ID application (client secret from a
 /// file or `AZURE_CLIENT_SECRET`), cached until shortly before they expire. A disabled or deleted
@@ -24,14 +24,15 @@ public struct AzureKeyVaultProvider: CustomerKeyProvider, CustomStringConvertibl
     /// The Key Vault REST API version used.
     public static let apiVersion = "7.4"
     static let providerName = "Azure Key Vault"
-    static let layoutVersion: UInt8 = 1
-    /// Key Vault's RSA keys are 2048 to 4096 bits: ciphertexts of 256 to 512 bytes.
-    static let maxCiphertextCount = 1024
 
     /// The BYOK file's `key_id`.
     public let keyID: String
     /// The key version URL, `https://{vault}.vault.azure.net/keys/{name}/{version}`.
     public let keyURL: String
+    /// `keyURL` without its version: `https://{vault}.vault.azure.net/keys/{name}`.
+    let keyBaseURL: String
+    /// The version in `keyURL`.
+    let keyVersion: String
     let request: ProviderRequest
     let tokens: AccessTokenCache
 
@@ -84,6 +85,9 @@ public struct AzureKeyVaultProvider: CustomerKeyProvider, CustomStringConvertibl
         let request = ProviderRequest(providerName: Self.providerName, keyID: keyID, timeout: timeout, retry: retry)
         self.keyID = keyID
         self.keyURL = keyURL
+        let slash = keyURL.lastIndex(of: "/")!
+        keyBaseURL = String(keyURL[..<slash])
+        keyVersion = String(keyURL[keyURL.index(after: slash)...])
         self.request = request
         tokens = AccessTokenCache { try await credentials.fetchToken(through: request) }
     }
@@ -117,43 +121,66 @@ public struct AzureKeyVaultProvider: CustomerKeyProvider, CustomStringConvertibl
         let sealed = try oneTimeKey.wrap(key, associatedData: associatedData)
         var keyBytes = oneTimeKey.withUnsafeBytes { [UInt8]($0) }
         defer { keyBytes.wipe() }
-        let response = try await call("wrapkey", value: keyBytes)
-        guard let ciphertext = try? Base64URL.decode(Self.answerValue(response)),
-            (1...Self.maxCiphertextCount).contains(ciphertext.count)
+        let response = try await call("wrapkey", url: keyURL, value: keyBytes)
+        guard let answer = try? JSONDecoder().decode(Answer.self, from: Data(response.body)),
+            let ciphertext = try? Base64URL.decode(answer.value),
+            (1...AzureWrappedKey.maxCiphertextCount).contains(ciphertext.count)
         else { throw malformedAnswer("wrapkey") }
-        return [Self.layoutVersion, UInt8(ciphertext.count >> 8), UInt8(ciphertext.count & 0xFF)] + ciphertext + sealed
+        // Without a `kid`, the version asked; a `kid` of another key is not an answer to trust.
+        let answeredVersion: String? = answer.kid.flatMap { self.version(ofKeyID: $0) }
+        guard answer.kid == nil || answeredVersion != nil else { throw malformedAnswer("wrapkey") }
+        let version = answeredVersion ?? keyVersion
+        return AzureWrappedKey(keyVersion: version, ciphertext: ciphertext, sealed: sealed[...]).bytes
     }
 
     public func unwrap(_ wrapped: [UInt8], associatedData: [UInt8]) async throws -> DataKey {
-        guard wrapped.count > 3, wrapped[0] == Self.layoutVersion else { throw LocalVaultError.foreignKeys }
-        let count = Int(wrapped[1]) << 8 | Int(wrapped[2])
-        guard (1...Self.maxCiphertextCount).contains(count), wrapped.count == 3 + count + DataKey.wrappedByteCount
-        else { throw LocalVaultError.foreignKeys }
-        let ciphertext = Array(wrapped[3..<(3 + count)])
+        guard let parsed = AzureWrappedKey(parsing: wrapped) else { throw LocalVaultError.foreignKeys }
         // Key Vault answers a ciphertext it cannot decrypt (altered, another key) with 400.
-        let response = try await call("unwrapkey", value: ciphertext) { status, _ in status == 400 }
-        guard var keyBytes = try? Base64URL.decode(Self.answerValue(response)) else {
-            throw malformedAnswer("unwrapkey")
-        }
+        let response = try await call(
+            "unwrapkey",
+            url: keyBaseURL + "/" + parsed.keyVersion,
+            value: parsed.ciphertext
+        ) { status, _ in status == 400 }
+        guard let answer = try? JSONDecoder().decode(Answer.self, from: Data(response.body)),
+            var keyBytes = try? Base64URL.decode(answer.value)
+        else { throw malformedAnswer("unwrapkey") }
         defer { keyBytes.wipe() }
         guard keyBytes.count == DataKey.byteCount else { throw LocalVaultError.foreignKeys }
         let oneTimeKey = try DataKey(copying: keyBytes)
         do {
-            return try oneTimeKey.unwrap(wrapped[(3 + count)...], associatedData: associatedData)
+            return try oneTimeKey.unwrap(parsed.sealed, associatedData: associatedData)
         } catch {
             throw LocalVaultError.foreignKeys
         }
     }
 
+    /// The version in a `kid` Key Vault returned, when it names this vault's key; else nil.
+    private func version(ofKeyID kid: String) -> String? {
+        guard let kid = URLComponents(string: kid), let base = URLComponents(string: keyBaseURL),
+            kid.host?.lowercased() == base.host?.lowercased()
+        else { return nil }
+        let prefix = base.path.lowercased() + "/"
+        guard kid.path.lowercased().hasPrefix(prefix) else { return nil }
+        let version = String(kid.path.dropFirst(prefix.count))
+        return Self.isVersion(version) ? version : nil
+    }
+
+    /// The `wrapkey`/`unwrapkey` answer: `{"kid": "…/keys/{name}/{version}", "value": "…"}`.
+    private struct Answer: Decodable {
+        var kid: String?
+        var value: String
+    }
+
     private func call(
         _ operation: String,
+        url keyVersionURL: String,
         value: [UInt8],
         isForeign: (Int, String?) -> Bool = { _, _ in false }
     ) async throws -> HTTPResponse {
         var body =
             Array(#"{"alg":"RSA-OAEP-256","value":""#.utf8) + Array(Base64URL.encode(value).utf8) + Array(#""}"#.utf8)
         defer { body.wipe() }
-        let url = "\(keyURL)/\(operation)?api-version=\(Self.apiVersion)"
+        let url = "\(keyVersionURL)/\(operation)?api-version=\(Self.apiVersion)"
         return try await request.send(
             bearer: tokens,
             {
@@ -184,12 +211,6 @@ public struct AzureKeyVaultProvider: CustomerKeyProvider, CustomStringConvertibl
         return answer.error.innererror?.code ?? answer.error.code
     }
 
-    /// The `value` of a `wrapkey`/`unwrapkey` answer (`{"kid": "…", "value": "…"}`).
-    private static func answerValue(_ response: HTTPResponse) throws -> String {
-        struct Answer: Decodable { var value: String }
-        return try JSONDecoder().decode(Answer.self, from: Data(response.body)).value
-    }
-
     private func malformedAnswer(_ operation: String) -> LocalVaultError {
         LocalVaultError(
             .internalError,
@@ -208,6 +229,12 @@ public struct AzureKeyVaultProvider: CustomerKeyProvider, CustomStringConvertibl
                     $0.isASCII && ($0.properties.isAlphabetic || ("0123456789" + extra).unicodeScalars.contains($0))
                 }
         }
-        return allowed(parts[2], extra: "-") && allowed(parts[3], extra: "")
+        return allowed(parts[2], extra: "-") && isVersion(String(parts[3]))
+    }
+
+    /// A key version: 1 to 127 letters and digits (Key Vault's are 32 hex digits).
+    static func isVersion(_ text: String) -> Bool {
+        !text.isEmpty && text.count <= 127
+            && text.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0)) }
     }
 }

@@ -18,7 +18,8 @@ final class AzureKeyVaultDouble: Sendable {
     static let tenantID = "72f988bf-86f1-41af-91ab-2d7cd011db47"
     static let clientID = "6f1c0c2e-1111-4a5b-9c3d-0123456789ab"
     static let clientSecret = "test~Secret.with+special/chars=&%"
-    static let keyPath = "/keys/org-abc/4f1b2c3d4e5f60718293a4b5c6d7e8f9"
+    static let keyName = "org-abc"
+    static let firstVersion = "4f1b2c3d4e5f60718293a4b5c6d7e8f9"
 
     struct State {
         var baseURL = ""
@@ -30,19 +31,38 @@ final class AzureKeyVaultDouble: Sendable {
         var refuseAllTokens = false
         /// The RSA ciphertexts `wrapkey` returned, for tests that look at what travels.
         var lastWrapValue = ""
+        /// The key's versions (each an RSA key of its own) and the newest.
+        var versions: [String: RSAPrivateKey] = [:]
+        var currentVersion = AzureKeyVaultDouble.firstVersion
     }
 
-    let rsaKey: RSAPrivateKey
     let tokenFaults = FaultQueue()
     let keyFaults = FaultQueue()
     let state = Mutex(State())
 
     init() throws {
-        rsaKey = try RSAPrivateKey.generate()
+        let first = try RSAPrivateKey.generate()
+        state.withLock { $0.versions[Self.firstVersion] = first }
     }
 
     var baseURL: String { state.withLock { $0.baseURL } }
-    var keyURL: String { baseURL + Self.keyPath }
+    /// The URL of the newest key version.
+    var keyURL: String { state.withLock { "\($0.baseURL)/keys/\(Self.keyName)/\($0.currentVersion)" } }
+
+    func rsaKey(version: String = AzureKeyVaultDouble.firstVersion) -> RSAPrivateKey? {
+        state.withLock { $0.versions[version] }
+    }
+
+    /// Adds a key version (`az keyvault key rotate`) and returns it.
+    func rotate() throws -> String {
+        let key = try RSAPrivateKey.generate()
+        let version = UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+        state.withLock { state in
+            state.versions[version] = key
+            state.currentVersion = version
+        }
+        return version
+    }
     var tokenGrants: Int { state.withLock { $0.tokenGrants } }
     var keyCalls: Int { state.withLock { $0.keyCalls } }
 
@@ -139,8 +159,13 @@ final class AzureKeyVaultDouble: Sendable {
         }
         let name = context.parameters.get("name") ?? ""
         let version = context.parameters.get("version") ?? ""
-        guard "/keys/\(name)/\(version)" == Self.keyPath else {
-            return azureError(404, "KeyNotFound", nil, "A key with (name/id) \(name) was not found in this key vault.")
+        guard name == Self.keyName, let rsaKey = state.withLock({ $0.versions[version] }) else {
+            return azureError(
+                404,
+                "KeyNotFound",
+                nil,
+                "A key with (name/id) \(name)/\(version) was not found in this key vault."
+            )
         }
         let operation = context.parameters.get("operation") ?? ""
         guard enabled else {
@@ -155,7 +180,7 @@ final class AzureKeyVaultDouble: Sendable {
             fields["alg"] as? String == "RSA-OAEP-256", let text = fields["value"] as? String,
             let value = try? base64URLDecode(text)
         else { return azureError(400, "BadParameter", nil, "Property 'value' or 'alg' is invalid.") }
-        let kid = keyURL
+        let kid = "\(baseURL)/keys/\(name)/\(version)"
         switch operation {
         case "wrapkey":
             let wrapped = base64URLEncode(try rsaKey.publicKey.encryptOAEP256(value))

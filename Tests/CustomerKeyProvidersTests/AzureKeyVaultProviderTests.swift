@@ -37,12 +37,16 @@ struct AzureKeyVaultProviderTests {
             let provider = try Self.provider(double, in: folder)
             let key = try DataKey.generate()
             let wrapped = try await provider.wrap(key, associatedData: TestContext.associatedData)
-            #expect(wrapped.first == 1)
-            #expect(wrapped.count == 3 + 256 + 60)
+            let parsed = try #require(AzureWrappedKey(parsing: wrapped))
+            #expect(parsed.keyVersion == AzureKeyVaultDouble.firstVersion)
+            #expect(parsed.ciphertext.count == 256)
+            let expectedCount = 2 + AzureKeyVaultDouble.firstVersion.utf8.count + 2 + 256 + DataKey.wrappedByteCount
+            #expect(wrapped.count == expectedCount)
             #expect(!wrapped.containsSubsequence(key.bytes))
-            let sentToKeyVault = try double.rsaKey.decryptOAEP256(
+            let sentToKeyVault = try #require(double.rsaKey()).decryptOAEP256(
                 base64URLDecode(double.state.withLock { $0.lastWrapValue })
             )
+            #expect(parsed.ciphertext == (try base64URLDecode(double.state.withLock { $0.lastWrapValue })))
             #expect(sentToKeyVault.count == 32)
             #expect(sentToKeyVault != key.bytes)
             #expect(try await provider.unwrap(wrapped, associatedData: TestContext.associatedData) == key)
@@ -77,6 +81,31 @@ struct AzureKeyVaultProviderTests {
                 }
                 #expect(error == LocalVaultError.foreignKeys)
             }
+        }
+    }
+
+    @Test("after a key rotation, keys wrapped under the old version are unwrapped by that version")
+    func rotation() async throws {
+        try await AzureKeyVaultDouble().run { double in
+            let folder = try TemporaryFolder()
+            let before = try Self.provider(double, in: folder)
+            let key = try DataKey.generate()
+            let wrappedBefore = try await before.wrap(key, associatedData: TestContext.associatedData)
+            let newVersion = try double.rotate()
+            let otherFolder = try TemporaryFolder()
+            let after = try Self.provider(double, in: otherFolder)
+            #expect(after.keyURL.hasSuffix(newVersion))
+            #expect(try await after.unwrap(wrappedBefore, associatedData: TestContext.associatedData) == key)
+            let wrappedAfter = try await after.wrap(key, associatedData: TestContext.associatedData)
+            #expect(AzureWrappedKey(parsing: wrappedAfter)?.keyVersion == newVersion)
+            #expect(try await before.unwrap(wrappedAfter, associatedData: TestContext.associatedData) == key)
+            // A stored version that is not the key's own: Key Vault does not know it (404), a refusal.
+            var forged = try #require(AzureWrappedKey(parsing: wrappedBefore))
+            forged.keyVersion = "0000000000000000000000000000dead"
+            let error = await #expect(throws: LocalVaultError.self) {
+                _ = try await after.unwrap(forged.bytes, associatedData: TestContext.associatedData)
+            }
+            #expect(error?.kind == .insufficientPermissions)
         }
     }
 
