@@ -123,11 +123,11 @@ struct AzureKeyVaultProviderTests {
             #expect(double.tokenGrants == 2)
             #expect(double.keyCalls == 4)
 
-            double.state.withLock { $0.expiresIn = 1 }
+            double.state.withLock { $0.expiresIn = 2 }
             double.revokeAllTokens()
             _ = try await provider.unwrap(wrapped, associatedData: TestContext.associatedData)
             #expect(double.tokenGrants == 3)
-            try await Task.sleep(for: .milliseconds(1100))
+            try await Task.sleep(for: .milliseconds(1200))
             _ = try await provider.unwrap(wrapped, associatedData: TestContext.associatedData)
             #expect(double.tokenGrants == 4)
         }

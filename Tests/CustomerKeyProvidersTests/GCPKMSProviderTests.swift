@@ -93,13 +93,13 @@ struct GCPKMSProviderTests {
     @Test("a token that expires is replaced before use")
     func expiredTokenIsRefreshed() async throws {
         try await GoogleKMSDouble().run { double in
-            double.state.withLock { $0.expiresIn = 1 }
+            double.state.withLock { $0.expiresIn = 2 }
             let folder = try TemporaryFolder()
             let provider = try Self.provider(double, in: folder)
             let key = try DataKey.generate()
             let wrapped = try await provider.wrap(key, associatedData: TestContext.associatedData)
             #expect(double.tokenGrants == 1)
-            try await Task.sleep(for: .milliseconds(1100))
+            try await Task.sleep(for: .milliseconds(1200))
             #expect(try await provider.unwrap(wrapped, associatedData: TestContext.associatedData) == key)
             #expect(double.tokenGrants == 2)
         }
