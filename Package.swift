@@ -192,7 +192,16 @@ let package = Package(
         ),
         .testTarget(
             name: "CustomerKeyProvidersTests",
-            dependencies: ["CustomerKeyProviders", "LocalVault", "VaultHTTP", "EnvelopeCrypto"]
+            dependencies: [
+                "CustomerKeyProviders",
+                "LocalVault",
+                "VaultHTTP",
+                "EnvelopeCrypto",
+                // The Google Cloud KMS and Azure Key Vault contract doubles.
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(
             name: "VaultCLITests",

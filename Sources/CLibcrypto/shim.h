@@ -9,4 +9,9 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+// RSA keys read from and written to PEM (RS256 signing, RSA-OAEP-256).
+#include <openssl/bio.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+
 #endif
