@@ -16,7 +16,7 @@ import LocalVault
 /// entry names. Relative paths are resolved against the file's folder.
 public enum CustomerKeyConfiguration {
     /// The `provider` values this build knows.
-    public static let knownProviders = ["file", "aws-kms"]
+    public static let knownProviders = ["file", "aws-kms", "gcp-kms", "azure-key-vault"]
 
     /// Fields that would hold a secret inline: refused, so that a secret is never copied into the file.
     static let inlineSecretFields: Set<String> = [
@@ -125,9 +125,10 @@ public enum CustomerKeyConfiguration {
             return FileKeyProvider(keyID: entry.key_id, path: entry.resolved(try entry.required(entry.path, "path")))
         case "aws-kms":
             return try AWSKMSProvider(entry: entry, environment: environment)
-        // case "gcp-kms": GCPKMSProvider(entry:environment:) (`resource`, `credentials_file`, `endpoint`).
-        // case "azure-key-vault": AzureKeyVaultProvider(entry:environment:) (`key_url`, `tenant_id`,
-        //   `client_id`, `client_secret_file`, `endpoint`).
+        case "gcp-kms":
+            return try GCPKMSProvider(entry: entry, environment: environment)
+        case "azure-key-vault":
+            return try AzureKeyVaultProvider(entry: entry, environment: environment)
         default:
             throw LocalVaultError(
                 .internalError,

@@ -106,14 +106,22 @@ struct ProviderConfigurationTests {
                "tenant_id": "contoso.onmicrosoft.com", "client_id": "abc-123", "client_secret_file": "azure-secret"}
             ]}
             """
+        // Through the BYOK file's loader, as `vault serve` reads it (no cache: the providers themselves).
+        let mappings = try CustomerKeyConfiguration.load(
+            file: try folder.write("byok.json", json),
+            cacheTTL: .zero,
+            environment: [:]
+        )
+        let google = try #require(mappings.first?.provider as? GCPKMSProvider)
+        #expect(google.keyID == "cmk_g")
+        #expect(google.resource == "projects/p/locations/global/keyRings/r/cryptoKeys/k")
+        let azure = try #require(mappings.last?.provider as? AzureKeyVaultProvider)
+        #expect(azure.keyID == "cmk_a")
+        #expect(mappings.map(\.contextValue) == ["org_g", "org_a"])
+
         struct File: Decodable { var customer_keys: [CustomerKeyConfiguration.Entry] }
         var entries = try JSONDecoder().decode(File.self, from: Data(json.utf8)).customer_keys
         for index in entries.indices { entries[index].folder = folder.path }
-        let google = try GCPKMSProvider(entry: entries[0])
-        #expect(google.keyID == "cmk_g")
-        #expect(google.resource == "projects/p/locations/global/keyRings/r/cryptoKeys/k")
-        let azure = try AzureKeyVaultProvider(entry: entries[1], environment: [:])
-        #expect(azure.keyID == "cmk_a")
         var missing = entries[0]
         missing.credentials_file = nil
         let error = #expect(throws: LocalVaultError.self) { try GCPKMSProvider(entry: missing) }
