@@ -33,6 +33,8 @@ public struct VaultServerConfiguration: Sendable {
     public var connectionLimits: ConnectionLimits
     /// When set, every KEK whose newest version is older is rotated (checked hourly); nil: never.
     public var kekMaxAge: Duration?
+    /// Whether events are recorded, and how long they are kept.
+    public var events = EventSettings()
 
     public init(
         host: String = "127.0.0.1",
@@ -124,7 +126,9 @@ public enum VaultServer {
             },
             logger: logger
         )
-        application.addServices(PurgeService(vault: vault, logger: logger))
+        application.addServices(
+            PurgeService(vault: vault, logger: logger, eventRetention: configuration.events.retention)
+        )
         if let maxAge = configuration.kekMaxAge {
             application.addServices(KEKRotationService(vault: vault, maxAge: maxAge, logger: logger))
         }
@@ -182,7 +186,8 @@ public enum VaultServer {
             logger: logger,
             purgeDelay: configuration.purgeDelay,
             // The PurgeService does it, and stops on graceful shutdown.
-            purgesInBackground: false
+            purgesInBackground: false,
+            recordsEvents: configuration.events.recording
         )
         let vault =
             if let databaseURL = configuration.databaseURL {

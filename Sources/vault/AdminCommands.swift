@@ -6,8 +6,9 @@ import LocalVaultPostgres
 /// `vault admin`: operations on the store itself (a data folder or a database), run while no `vault serve` uses it.
 struct Admin: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Operate on the store (a data folder, or --database): root-key and KEK rotation, rewrap, retirement.",
-        subcommands: [RotateRootKey.self, RotateKEK.self, Rewrap.self, RetireKEKVersions.self]
+        abstract:
+            "Operate on the store (a data folder, or --database): root-key and KEK rotation, rewrap, retirement, event chain check.",
+        subcommands: [RotateRootKey.self, RotateKEK.self, Rewrap.self, RetireKEKVersions.self, VerifyEvents.self]
     )
 }
 

@@ -118,6 +118,8 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: Logger.Level = .info
 
+    @OptionGroup var events: EventOptions
+
     func validate() throws {
         guard (0...65_535).contains(port) else { throw ValidationError("--port must be 0 to 65535") }
         guard rateLimit >= 1 else { throw ValidationError("--rate-limit must be at least 1") }
@@ -136,6 +138,7 @@ struct Serve: AsyncParsableCommand {
         if let maxConnections, maxConnections < 1 {
             throw ValidationError("--max-connections must be at least 1")
         }
+        try events.validate()
     }
 
     func run() async throws {
@@ -154,7 +157,7 @@ struct Serve: AsyncParsableCommand {
         }
         let logger = Logger(label: "vault")
 
-        let configuration = VaultServerConfiguration(
+        var configuration = VaultServerConfiguration(
             host: host,
             port: port,
             dataDirectory: dataDirectory ?? LocalVaultHome.defaultDirectory(),
@@ -171,6 +174,7 @@ struct Serve: AsyncParsableCommand {
             ),
             kekMaxAge: kekMaxAge.map { .seconds($0 * 86_400) }
         )
+        configuration.events = events.settings(warningTo: logger)
         logger.info(
             "starting",
             metadata: [
