@@ -147,7 +147,7 @@ extension PostgresStorage {
         "SELECT environment_id, sequence, id, type, data, created_at, organization_id, prev_hash, hash FROM events"
     )
 
-    private static func storedEvent(from row: PostgresRow) throws -> StoredVaultEvent {
+    static func storedEvent(from row: PostgresRow) throws -> StoredVaultEvent {
         let (environmentID, sequence, id, type, data, createdAt, organizationID, prevHash, hash) = try row.decode(
             (String, Int64, String, String, String, Int64, String?, String, String).self
         )
