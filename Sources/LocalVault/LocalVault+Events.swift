@@ -92,13 +92,6 @@ extension LocalVault {
         organizationID(of: try? JSONDecoder().decode(KeyContext.self, from: Data(contextJSON.utf8)))
     }
 
-    /// Sorted keys: the stored text is the canonical form the chain hashes.
-    private static let eventEncoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }()
-
     static func event(
         _ type: VaultEventType,
         _ data: VaultEventData,
@@ -106,17 +99,12 @@ extension LocalVault {
         organizationID: String?
     ) throws -> NewVaultEvent {
         let now = Date().storedMilliseconds
-        let json: Data
-        do {
-            json = try eventEncoder.encode(data)
-        } catch {
-            throw LocalVaultError(.internalError, "an event could not be encoded")
-        }
         return NewVaultEvent(
             id: try EventIdentifier.make(at: now),
             environmentID: environmentID,
             type: type.rawValue,
-            dataJSON: String(decoding: json, as: UTF8.self),
+            // The stored text is what the chain hashes.
+            dataJSON: data.canonicalJSON,
             createdAt: now,
             organizationID: organizationID
         )

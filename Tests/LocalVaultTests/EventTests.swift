@@ -364,6 +364,29 @@ import VaultAPI
         #expect(events.map(\.data.actorID) == [VaultCaller.localActor.id])
     }
 
+    @Test("the data's hand-written JSON reads back as the same value, escapes included")
+    func canonicalDataJSON() throws {
+        let all = VaultEventData(
+            actor: Actor(id: "key_\"1\\", name: "sk_…é\u{1}"),
+            kvName: "a/b \"c\"\n",
+            keyID: "id",
+            keyIDs: ["x", "y"],
+            keyContext: ["b": "2", "a": "1\t"],
+            keyName: "k:v",
+            organizationID: "org",
+            keyProvider: .azureKeyVault,
+            verified: false
+        )
+        for data in [all, VaultEventData(), VaultEventData(actor: Actor(id: "i", name: "n"))] {
+            let json = data.canonicalJSON
+            #expect(try JSONDecoder().decode(VaultEventData.self, from: Data(json.utf8)) == data, "\(json)")
+        }
+        #expect(
+            VaultEventData(actor: Actor(id: "i", name: "n"), keyID: "k").canonicalJSON
+                == #"{"actor_id":"i","actor_name":"n","actor_source":"api","key_id":"k"}"#
+        )
+    }
+
     @Test("a KEK retirement records vault.kek.deleted for each retired version, as the admin")
     func kekRetirementEvents() async throws {
         let temporary = try await TemporaryVault(.sqlite, recordsEvents: true)

@@ -17,18 +17,21 @@ extension SQLiteStorage {
             if head == nil {
                 head =
                     try Row.fetchOne(
-                        db,
-                        sql: "SELECT sequence, hash FROM event_chain_heads WHERE environment_id = ?",
+                        db.cachedStatement(
+                            sql: "SELECT sequence, hash FROM event_chain_heads WHERE environment_id = ?"
+                        ),
                         arguments: try StatementArguments.checked([event.environmentID])
                     ).map { EventChainHead(sequence: $0["sequence"], hash: $0["hash"]) } ?? .empty
             }
             let row = EventChain.chained(event, after: head ?? .empty)
-            try db.execute(
+            // Cached: a group commit inserts many rows with the one statement.
+            try db.cachedStatement(
                 sql: """
                     INSERT INTO events (environment_id, sequence, id, type, data, created_at, organization_id,
                                         prev_hash, hash)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
+                    """
+            ).execute(
                 arguments: try StatementArguments.checked([
                     event.environmentID, row.sequence, event.id, event.type, event.dataJSON, event.createdAt,
                     event.organizationID, row.prevHash, row.hash,
@@ -37,13 +40,12 @@ extension SQLiteStorage {
             heads[event.environmentID] = EventChainHead(sequence: row.sequence, hash: row.hash)
         }
         for (environmentID, head) in heads {
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     INSERT INTO event_chain_heads (environment_id, sequence, hash) VALUES (?, ?, ?)
                     ON CONFLICT (environment_id) DO UPDATE SET sequence = excluded.sequence, hash = excluded.hash
-                    """,
-                arguments: try StatementArguments.checked([environmentID, head.sequence, head.hash])
-            )
+                    """
+            ).execute(arguments: try StatementArguments.checked([environmentID, head.sequence, head.hash]))
         }
     }
 
