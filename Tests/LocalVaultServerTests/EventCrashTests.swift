@@ -66,4 +66,30 @@ struct EventCrashTests {
             await restarted.close()
         }
     }
+
+    @Test("vault serve --events off warns at start and records nothing")
+    func eventsOff() async throws {
+        try await withTemporaryDirectory { directory in
+            let server = try await VaultProcess.serve(
+                dataDirectory: directory,
+                apiKeys: CrashRecoveryTests.apiKey,
+                arguments: ["--events", "off"]
+            )
+            let vault = try CrashRecoveryTests.client(server)
+            let created = try await vault.createObject(name: "unaudited", value: "v", context: ["k": "v"])
+            _ = try await vault.readObject(id: created.id)
+            server.stop()
+            _ = try await server.waitForExit(timeout: .seconds(10))
+            #expect(server.standardError.contains("events are off (--events off)"))
+            let reopened = try LocalVault(
+                configuration: LocalVaultConfiguration(dataDirectory: directory, purgesInBackground: false)
+            )
+            let events = try await reopened.listEvents(
+                EventListQuery(events: Set(VaultEventType.allCases), limit: 100),
+                environmentID: LocalVault.defaultEnvironmentID
+            )
+            #expect(events.data.isEmpty)
+            await reopened.close()
+        }
+    }
 }
