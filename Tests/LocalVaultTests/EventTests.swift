@@ -225,6 +225,28 @@ import VaultAPI
         #expect(checked == 83)
     }
 
+    @Test("two vaults on one store (two instances) append to one chain, in order", arguments: TestBackend.allCases)
+    func twoInstancesShareOneChain(backend: TestBackend) async throws {
+        let temporary = try await TemporaryVault(backend, recordsEvents: true)
+        let first = temporary.vault
+        let created = try await first.createObject(name: "n", value: "v", context: ["k": "v"], caller: .alice)
+        var configuration = temporary.configuration
+        configuration.recordsEvents = true
+        let second = try await backend.open(configuration, databaseURL: temporary.databaseURL)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<40 {
+                let vault = index.isMultiple(of: 2) ? first : second
+                group.addTask { _ = try await vault.readObject(id: created.id, caller: .alice) }
+            }
+            try await group.waitForAll()
+        }
+        #expect(try await Self.events(second, [.dataRead]).count == 40)
+        let checks = try await first.verifyEvents()
+        #expect(checks.first?.broken == nil)
+        #expect(checks.first?.sequences == 1...42)
+        await second.close()
+    }
+
     @Test("verification finds an altered event, a removed one and a cut end", arguments: TestBackend.allCases)
     func verificationFindsTampering(backend: TestBackend) async throws {
         let temporary = try await TemporaryVault(backend, recordsEvents: true)
