@@ -113,7 +113,7 @@ extension LocalVault {
             .metadataRead,
             VaultEventData(actor: caller.actor, kvName: object.name),
             caller: caller,
-            organizationID: Self.organizationID(ofStored: object.contextJSON)
+            organizationID: Self.organizationID(of: described.metadata.context)
         )
         return described
     }
@@ -460,7 +460,8 @@ extension LocalVault {
             .dataRead,
             VaultEventData(actor: caller.actor, kvName: row.name, keyID: row.dataKeyID),
             caller: caller,
-            organizationID: Self.organizationID(ofStored: row.contextJSON)
+            // The context decoded once, for the answer's metadata.
+            organizationID: Self.organizationID(of: object.metadata.context)
         )
         return object
     }
