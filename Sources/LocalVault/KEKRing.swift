@@ -39,7 +39,10 @@ final class KEKRing: Sendable {
     /// this process or another sharing the store) insert at most one row and all read that row
     /// (the newest, which is never retired: see KEKRotation). Past the cache's time to live, the
     /// same path reads the pair's newest version again (another process may have added one).
-    func kek(for name: KEKName) async throws -> KEK {
+    /// - Parameter creationEvent: makes the event (`vault.kek.created`) appended with the row,
+    ///   given the new KEK's id, when this call inserts it.
+    func kek(for name: KEKName, creationEvent: (@Sendable (String) throws -> NewVaultEvent)? = nil) async throws -> KEK
+    {
         if let cached = byName.withLock({ $0[name] }), isFresh(cached.readAt) { return hit(cached.kek) }
         VaultMetrics.kekCacheMisses.increment()
         let id = try Identifier.randomString()
@@ -54,7 +57,7 @@ final class KEKRing: Sendable {
             wrappedKey: wrapped,
             createdAt: Date().storedMilliseconds
         )
-        let row = try await insertFirst(candidate)
+        let row = try await insertFirst(candidate, event: try creationEvent?(id))
         if row.id == candidate.id { VaultMetrics.firstKEKsCreated.increment() }
         let kek: KEK
         if let opened = try? unwrap(row) {
@@ -66,8 +69,8 @@ final class KEKRing: Sendable {
         return kek
     }
 
-    private func insertFirst(_ candidate: StoredKEK) async throws -> StoredKEK {
-        guard let row = try await storage.insertFirstKEK(candidate) else {
+    private func insertFirst(_ candidate: StoredKEK, event: NewVaultEvent? = nil) async throws -> StoredKEK {
+        guard let row = try await storage.insertFirstKEK(candidate, event: event) else {
             throw LocalVaultError(.internalError, "a key-encrypting key could not be stored")
         }
         return row

@@ -164,6 +164,8 @@ extension LocalVault {
         guard inUse == 0 else { return .inUse(objectVersions: inUse) }
         let count = try await storage.retireKEKs(of: name, below: version, at: Date().storedMilliseconds)
         keks.forget(ids: ids)
+        // Right after the retirement commits (a retirement is an operator's act, and rare).
+        try await recordKEKsRetired(ids, of: name)
         return .retired(count: count)
     }
 

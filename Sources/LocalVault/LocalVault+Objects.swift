@@ -34,12 +34,18 @@ extension LocalVault {
             name: name,
             contextJSON: context.canonicalJSON
         )
-        switch try await storage.createObject(object, firstVersion: version) {
+        let events = try writeEvents(
+            .dataCreated,
+            VaultEventData(actor: caller.actor, kvName: name, keyID: version.dataKeyID, keyContext: context),
+            caller: caller,
+            organizationID: Self.organizationID(of: context)
+        )
+        switch try await storage.createObject(object, firstVersion: version, events: events) {
         case .created: break
         case .nameInUse: throw Self.nameInUse
         case .nameHeld(let purgeAt): throw Self.nameHeld(until: purgeAt)
         }
-        return try await describeObject(id: objectID, environmentID: caller.environmentID).metadata
+        return try await fetch(.id(objectID), environmentID: caller.environmentID).metadata()
     }
 
     /// Reads an object and decrypts its value (GET /kv/{id}).
@@ -51,7 +57,12 @@ extension LocalVault {
     /// - Throws: ``LocalVaultError``: 404 if there is no such live object in the environment (or
     ///   its context is not `context`), 422 for a `context` that breaks ``KeyContext``'s rules.
     public func readObject(id: String, environmentID: String, context: KeyContext? = nil) async throws -> VaultObject {
-        try await decrypt(fetch(.id(id), environmentID: environmentID, context: context))
+        try await readObject(id: id, caller: .local(environmentID), context: context)
+    }
+
+    /// Reads an object for `caller` (GET /kv/{id}), recording `vault.data.read` before returning it.
+    public func readObject(id: String, caller: VaultCaller, context: KeyContext? = nil) async throws -> VaultObject {
+        try await read(.id(id), caller: caller, context: context)
     }
 
     /// Reads an object by name (GET /kv/name/{name}). A name that holds a control character names
@@ -63,7 +74,18 @@ extension LocalVault {
     ) async throws
         -> VaultObject
     {
-        try await decrypt(fetch(.name(name), environmentID: environmentID, context: context))
+        try await read(.name(name), caller: .local(environmentID), context: context)
+    }
+
+    /// Reads an object by name for `caller` (GET /kv/name/{name}), recording `vault.data.read`.
+    public func readObject(
+        named name: String,
+        caller: VaultCaller,
+        context: KeyContext? = nil
+    ) async throws
+        -> VaultObject
+    {
+        try await read(.name(name), caller: caller, context: context)
     }
 
     /// An object's metadata, without decrypting its value (GET /kv/{id}/metadata).
@@ -74,8 +96,26 @@ extension LocalVault {
     ) async throws
         -> ObjectWithoutValue
     {
-        let object = try await fetch(.id(id), environmentID: environmentID, context: context)
-        return ObjectWithoutValue(id: object.id, name: object.name, metadata: try object.metadata())
+        try await describeObject(id: id, caller: .local(environmentID), context: context)
+    }
+
+    /// An object's metadata for `caller` (GET /kv/{id}/metadata), recording `vault.metadata.read`.
+    public func describeObject(
+        id: String,
+        caller: VaultCaller,
+        context: KeyContext? = nil
+    ) async throws
+        -> ObjectWithoutValue
+    {
+        let object = try await fetch(.id(id), environmentID: caller.environmentID, context: context)
+        let described = ObjectWithoutValue(id: object.id, name: object.name, metadata: try object.metadata())
+        try await recordRead(
+            .metadataRead,
+            VaultEventData(actor: caller.actor, kvName: object.name),
+            caller: caller,
+            organizationID: Self.organizationID(of: described.metadata.context)
+        )
+        return described
     }
 
     /// Stores a new version of an object's value (PUT /kv/{id}); its number is one more than the
@@ -96,17 +136,32 @@ extension LocalVault {
         let current = try await fetch(.id(id), environmentID: caller.environmentID, context: context)
         if let versionCheck, versionCheck != current.versionID { throw Self.versionConflict }
         if let expectedVersion, expectedVersion != current.versionNumber { throw Self.expectedVersionConflict }
-        let version = try await seal(value, objectID: id, context: try current.context(), caller: caller)
+        let objectContext = try current.context()
+        let version = try await seal(value, objectID: id, context: objectContext, caller: caller)
+        let events = try writeEvents(
+            .dataUpdated,
+            VaultEventData(
+                actor: caller.actor,
+                kvName: current.name,
+                keyID: version.dataKeyID,
+                keyContext: objectContext
+            ),
+            caller: caller,
+            organizationID: Self.organizationID(of: objectContext)
+        )
         // The storage checks again, in the statement that switches to the new version.
         let outcome = try await storage.updateObject(
             id: id,
             environmentID: caller.environmentID,
             version: version,
             versionCheck: versionCheck,
-            expectedVersion: expectedVersion
+            expectedVersion: expectedVersion,
+            events: events
         )
         switch outcome {
-        case .updated: return try await describeObject(id: id, environmentID: caller.environmentID)
+        case .updated:
+            let object = try await fetch(.id(id), environmentID: caller.environmentID)
+            return ObjectWithoutValue(id: object.id, name: object.name, metadata: try object.metadata())
         case .conflict: throw versionCheck == nil ? Self.expectedVersionConflict : Self.versionConflict
         case .notFound: throw LocalVaultError.objectNotFound
         }
@@ -125,7 +180,17 @@ extension LocalVault {
     ) async throws
         -> VaultObject
     {
-        try await decrypt(fetch(.version(objectID: id, version), environmentID: environmentID, context: context))
+        try await readObject(id: id, version: version, caller: .local(environmentID), context: context)
+    }
+
+    /// One version of an object for `caller` (GET /kv/{id}/versions/{version}), recording `vault.data.read`.
+    public func readObject(
+        id: String,
+        version: ObjectVersionSelector,
+        caller: VaultCaller,
+        context: KeyContext? = nil
+    ) async throws -> VaultObject {
+        try await read(.version(objectID: id, version), caller: caller, context: context)
     }
 
     /// Deletes an object (DELETE /kv/{id}): it is gone at once (404 afterwards), but its name
@@ -139,6 +204,18 @@ extension LocalVault {
     ) async throws
         -> DeleteObjectResponse
     {
+        try await deleteObject(id: id, versionCheck: versionCheck, caller: .local(environmentID), context: context)
+    }
+
+    /// Deletes an object for `caller` (DELETE /kv/{id}), recording `vault.data.deleted` in the
+    /// same transaction.
+    public func deleteObject(
+        id: String,
+        versionCheck: String?,
+        caller: VaultCaller,
+        context: KeyContext? = nil
+    ) async throws -> DeleteObjectResponse {
+        let environmentID = caller.environmentID
         guard !ControlCharacters.occur(in: id) else { throw LocalVaultError.objectNotFound }
         let contextJSON = try Self.storedForm(of: context)
         let now = Date().storedMilliseconds
@@ -152,7 +229,8 @@ extension LocalVault {
             // and never reaches the store to be matched cut at a NUL.
             versionCheck: versionCheck.map { ControlCharacters.occur(in: $0) ? "" : $0 },
             deletedAt: now,
-            purgeAt: purgeAt <= now ? nil : purgeAt
+            purgeAt: purgeAt <= now ? nil : purgeAt,
+            events: deletedEvents(caller: caller)
         )
         switch outcome {
         case .deleted(let name, _): return DeleteObjectResponse(success: true, name: name)
@@ -229,6 +307,26 @@ extension LocalVault {
     ) async throws
         -> ListResponse<ObjectSummary>
     {
+        try await listObjects(query, caller: .local(environmentID))
+    }
+
+    /// A page of the environment's live objects for `caller` (GET /kv), recording `vault.names.listed`.
+    public func listObjects(_ query: ListObjectsQuery, caller: VaultCaller) async throws -> ListResponse<ObjectSummary>
+    {
+        let page = try await listObjectPage(query, environmentID: caller.environmentID)
+        try await recordRead(
+            .namesListed,
+            VaultEventData(actor: caller.actor),
+            caller: caller,
+            organizationID: Self.organizationID(of: query.keyContext)
+        )
+        return page
+    }
+
+    private func listObjectPage(
+        _ query: ListObjectsQuery,
+        environmentID: String
+    ) async throws -> ListResponse<ObjectSummary> {
         guard (1...ListObjectsQuery.maxLimit).contains(query.limit) else {
             throw LocalVaultError(.unprocessable, "limit must be 1 to \(ListObjectsQuery.maxLimit)")
         }
@@ -250,20 +348,9 @@ extension LocalVault {
             ascending: (query.order == .ascending) != backwards,
             limit: query.limit
         )
-        guard var rows = try await storage.listObjects(filter) else { throw Self.unknownCursor }
-        let hasMore = rows.count > query.limit
-        rows = Array(rows.prefix(query.limit))
-        if backwards { rows.reverse() }
-        let metadata: ListMetadata
-        if backwards {
-            metadata = ListMetadata(before: hasMore ? rows.first?.id : nil, after: rows.last?.id)
-        } else {
-            metadata = ListMetadata(
-                before: query.after == nil ? nil : rows.first?.id,
-                after: hasMore ? rows.last?.id : nil
-            )
-        }
-        return ListResponse(data: rows, listMetadata: metadata)
+        guard let rows = try await storage.listObjects(filter) else { throw Self.unknownCursor }
+        let page = ListPage(rows: rows, limit: query.limit, backwards: backwards, after: query.after)
+        return ListResponse(data: page.rows, listMetadata: page.metadata(id: \.id))
     }
 
     // MARK: Helpers
@@ -311,7 +398,7 @@ extension LocalVault {
     ) async throws
         -> NewObjectVersion
     {
-        let issued = try await createDataKey(context: context, environmentID: caller.environmentID)
+        let issued = try await issueDataKey(context: context, caller: caller)
         let blob = try EnvelopeBlob.seal(
             Array(value.utf8),
             with: issued.key,
@@ -361,6 +448,21 @@ extension LocalVault {
         let contextJSON = try Self.storedForm(of: context)
         guard let object = try await storage.object(lookup, environmentID: environmentID, contextJSON: contextJSON)
         else { throw LocalVaultError.objectNotFound }
+        return object
+    }
+
+    /// Reads and decrypts the object `lookup` names, and records `vault.data.read` before
+    /// returning it.
+    private func read(_ lookup: ObjectLookup, caller: VaultCaller, context: KeyContext?) async throws -> VaultObject {
+        let row = try await fetch(lookup, environmentID: caller.environmentID, context: context)
+        let object = try await decrypt(row)
+        try await recordRead(
+            .dataRead,
+            VaultEventData(actor: caller.actor, kvName: row.name, keyID: row.dataKeyID),
+            caller: caller,
+            // The context decoded once, for the answer's metadata.
+            organizationID: Self.organizationID(of: object.metadata.context)
+        )
         return object
     }
 

@@ -34,6 +34,11 @@ public struct LocalVaultConfiguration: Sendable {
     /// ``LocalVault/purgeInterval`` (at most a minute) while the vault is alive. A host that runs
     /// ``LocalVault/purgeDueObjects(now:)`` on its own schedule (as `vault serve` does) turns it off.
     public var purgesInBackground: Bool
+    /// Whether the vault records events (the audit trail of ``LocalVault/listEvents(_:environmentID:)``):
+    /// a write's event in the write's transaction, a read's event committed before the value is
+    /// returned (a read whose event cannot be written fails). Off by default for the embedded
+    /// library; `vault serve` turns it on.
+    public var recordsEvents: Bool
 
     /// How long the vault trusts the KEKs it keeps in memory: past it, the next use of a pair
     /// reads the pair's newest version again, and the next use of a KEK by id checks again that
@@ -67,6 +72,7 @@ public struct LocalVaultConfiguration: Sendable {
     ///   - logger: none by default.
     ///   - purgeDelay: five minutes by default; a negative delay counts as zero.
     ///   - purgesInBackground: on by default.
+    ///   - recordsEvents: off by default.
     public init(
         dataDirectory: String,
         rootKey: RootKeySource? = nil,
@@ -74,8 +80,10 @@ public struct LocalVaultConfiguration: Sendable {
         legacyCustomerKeyEnvironments: Set<String>? = nil,
         logger: Logger? = nil,
         purgeDelay: Duration = LocalVaultConfiguration.defaultPurgeDelay,
-        purgesInBackground: Bool = true
+        purgesInBackground: Bool = true,
+        recordsEvents: Bool = false
     ) {
+        self.recordsEvents = recordsEvents
         self.purgeDelay = max(purgeDelay, .zero)
         self.purgesInBackground = purgesInBackground
         self.dataDirectory = dataDirectory
@@ -103,7 +111,7 @@ public struct LocalVaultConfiguration: Sendable {
 }
 
 /// Who is calling: the environment whose keys and objects the call sees, and the API key that
-/// writes (it becomes the object's `updated_by`).
+/// writes (it becomes the object's `updated_by`) and that events name as their actor.
 public struct VaultCaller: Sendable, Hashable {
     public var environmentID: String
     public var actor: Actor
@@ -111,6 +119,15 @@ public struct VaultCaller: Sendable, Hashable {
     public init(environmentID: String, actor: Actor) {
         self.environmentID = environmentID
         self.actor = actor
+    }
+
+    /// The actor of the calls that take only an environment (the embedded library's): id
+    /// `local`, name `local`.
+    public static let localActor = Actor(id: "local", name: "local")
+
+    /// A caller in `environmentID` acting as ``localActor``.
+    public static func local(_ environmentID: String) -> VaultCaller {
+        VaultCaller(environmentID: environmentID, actor: localActor)
     }
 }
 
@@ -159,6 +176,8 @@ public final class LocalVault: Sendable {
     private var customerKeys: [String: CustomerKeyMapping] { customerKeyTable.withLock { $0 } }
     private let legacyCustomerKeyEnvironments: Set<String>
     let purgeDelay: Duration
+    /// Commits read events (nil when the vault records no events).
+    let eventRecorder: EventRecorder?
     /// The background purge (see ``LocalVaultConfiguration/purgesInBackground``), cancelled when
     /// the vault is released.
     private let backgroundPurge = Mutex<Task<Void, Never>?>(nil)
@@ -261,6 +280,7 @@ public final class LocalVault: Sendable {
         customerKeyTable = Mutex(Self.customerKeyTable(configuration.customerKeys))
         legacyCustomerKeyEnvironments = configuration.legacyCustomerKeyEnvironments
         purgeDelay = max(configuration.purgeDelay, .zero)
+        eventRecorder = configuration.recordsEvents ? EventRecorder(storage: storage) : nil
         if configuration.purgesInBackground { startBackgroundPurge(logger: configuration.logger) }
     }
 
@@ -306,9 +326,32 @@ public final class LocalVault: Sendable {
     /// Issues a fresh data key wrapped under every KEK of `context` (POST /keys/data-key).
     /// - Throws: ``LocalVaultError`` (422 for an invalid context, 403 for an unusable customer key).
     public func createDataKey(context: KeyContext, environmentID: String) async throws -> IssuedDataKey {
+        try await createDataKey(context: context, caller: .local(environmentID))
+    }
+
+    /// Issues a fresh data key for `caller` (POST /keys/data-key), recording `vault.dek.read`.
+    public func createDataKey(context: KeyContext, caller: VaultCaller) async throws -> IssuedDataKey {
+        let issued = try await issueDataKey(context: context, caller: caller)
+        try await recordRead(
+            .dekRead,
+            VaultEventData(actor: caller.actor, keyIDs: [issued.id], keyContext: context),
+            caller: caller,
+            organizationID: Self.organizationID(of: context)
+        )
+        return issued
+    }
+
+    /// A fresh data key, without an event of its own (an object's, or a data-key call's).
+    func issueDataKey(context: KeyContext, caller: VaultCaller) async throws -> IssuedDataKey {
         try validate(context)
         let key = try DataKey.generate()
-        let issued = try await wrap(key, id: try Identifier.random(), context: context, environmentID: environmentID)
+        let issued = try await wrap(
+            key,
+            id: try Identifier.random(),
+            context: context,
+            environmentID: caller.environmentID,
+            actor: caller.actor
+        )
         VaultMetrics.dataKeysIssued.increment()
         return issued
     }
@@ -318,7 +361,23 @@ public final class LocalVault: Sendable {
     ///   issued in another environment; 403 for an unusable customer key).
     public func decryptDataKey(encryptedKeys: [UInt8], environmentID: String) async throws -> (id: String, key: DataKey)
     {
-        try await decryptDataKey(encryptedKeys: encryptedKeys, environmentID: environmentID, origin: .caller)
+        try await decryptDataKey(encryptedKeys: encryptedKeys, caller: .local(environmentID))
+    }
+
+    /// Unwraps a data key for `caller` (POST /keys/decrypt), recording `vault.dek.decrypted`.
+    public func decryptDataKey(encryptedKeys: [UInt8], caller: VaultCaller) async throws -> (id: String, key: DataKey) {
+        let opened = try await decryptDataKey(
+            encryptedKeys: encryptedKeys,
+            environmentID: caller.environmentID,
+            origin: .caller
+        )
+        try await recordRead(
+            .dekDecrypted,
+            VaultEventData(actor: caller.actor, keyID: opened.id),
+            caller: caller,
+            organizationID: nil
+        )
+        return opened
     }
 
     /// Where `encrypted_keys` come from, which decides how far a version-1 blob is trusted.
@@ -345,10 +404,28 @@ public final class LocalVault: Sendable {
     /// - Throws: ``LocalVaultError`` (400 for keys not issued in `environmentID`).
     public func rekey(encryptedKeys: [UInt8], context: KeyContext, environmentID: String) async throws -> IssuedDataKey
     {
+        try await rekey(encryptedKeys: encryptedKeys, context: context, caller: .local(environmentID))
+    }
+
+    /// Re-wraps a data key for `caller` (POST /keys/rekey), recording `vault.dek.rekeyed`.
+    public func rekey(encryptedKeys: [UInt8], context: KeyContext, caller: VaultCaller) async throws -> IssuedDataKey {
         try validate(context)
         guard let blob = KeysBlob(parsing: encryptedKeys) else { throw LocalVaultError.foreignKeys }
-        let key = try await unwrap(blob, environmentID: environmentID, origin: .caller)
-        return try await wrap(key, id: blob.dataKeyID, context: context, environmentID: environmentID)
+        let key = try await unwrap(blob, environmentID: caller.environmentID, origin: .caller)
+        let issued = try await wrap(
+            key,
+            id: blob.dataKeyID,
+            context: context,
+            environmentID: caller.environmentID,
+            actor: caller.actor
+        )
+        try await recordRead(
+            .dekRekeyed,
+            VaultEventData(actor: caller.actor, keyIDs: [issued.id], keyContext: context),
+            caller: caller,
+            organizationID: Self.organizationID(of: context)
+        )
+        return issued
     }
 
     private func validate(_ context: KeyContext) throws {
@@ -363,7 +440,8 @@ public final class LocalVault: Sendable {
         _ key: DataKey,
         id: UUID,
         context: KeyContext,
-        environmentID: String
+        environmentID: String,
+        actor: Actor? = nil
     ) async throws -> IssuedDataKey {
         var entries: [KeysBlob.Entry] = []
         entries.reserveCapacity(context.pairs.count)
@@ -384,7 +462,7 @@ public final class LocalVault: Sendable {
                     contextKey: contextKey,
                     contextValue: contextValue
                 )
-                let kek = try await keks.kek(for: name)
+                let kek = try await keks.kek(for: name, creationEvent: kekCreatedEvent(name, actor: actor))
                 let associatedData = KeysBlob.associatedData(
                     version: KeysBlob.currentVersion,
                     dataKeyID: id,

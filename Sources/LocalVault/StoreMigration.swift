@@ -18,6 +18,10 @@ public struct StoreCopyReport: Sendable, Hashable {
     public internal(set) var objectVersions = 0
     /// Durable idempotency records of `POST /kv` (a retry after the move still replays).
     public internal(set) var idempotencyRecords = 0
+    /// Events (the audit trail), with their hash chains as they are.
+    public internal(set) var events = 0
+    /// The environments' event chain heads.
+    public internal(set) var eventChainHeads = 0
     /// The store's own rows: the root-key check value, where a rotation wrote the new key.
     public internal(set) var metaRows = 0
 
@@ -39,6 +43,8 @@ public struct StoreCopyReport: Sendable, Hashable {
             deletedObjects += rows.count(where: { $0.deletedAt != nil })
         case .objectVersions(let rows): objectVersions += rows.count
         case .idempotencyRecords(let rows): idempotencyRecords += rows.count
+        case .events(let rows): events += rows.count
+        case .eventChainHeads(let rows): eventChainHeads += rows.count
         }
     }
 
@@ -51,6 +57,8 @@ public struct StoreCopyReport: Sendable, Hashable {
         counts.objects = objects
         counts.objectVersions = objectVersions
         counts.idempotencyRecords = idempotencyRecords
+        counts.events = events
+        counts.eventChainHeads = eventChainHeads
         return counts
     }
 }

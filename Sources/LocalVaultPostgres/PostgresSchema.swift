@@ -113,7 +113,41 @@ enum PostgresSchema {
                 SQLText("CREATE INDEX idempotency_keys_by_age ON idempotency_keys (created_at)"),
                 SQLText("CREATE TABLE meta (name TEXT PRIMARY KEY, value BYTEA NOT NULL)"),
             ]
-        )
+        ),
+        Migration(
+            version: 2,
+            name: "events",
+            statements: [
+                // The audit trail (see EventRows.swift): one hash chain per environment, whose head
+                // row is locked by every append, so that instances append one after the other.
+                SQLText(
+                    """
+                    CREATE TABLE events (
+                        environment_id TEXT NOT NULL,
+                        sequence BIGINT NOT NULL,
+                        id TEXT COLLATE "C" NOT NULL UNIQUE,
+                        type TEXT NOT NULL,
+                        data TEXT NOT NULL,
+                        created_at BIGINT NOT NULL,
+                        organization_id TEXT,
+                        prev_hash TEXT NOT NULL,
+                        hash TEXT NOT NULL,
+                        PRIMARY KEY (environment_id, sequence)
+                    )
+                    """
+                ),
+                SQLText("CREATE INDEX events_by_age ON events (created_at)"),
+                SQLText(
+                    """
+                    CREATE TABLE event_chain_heads (
+                        environment_id TEXT PRIMARY KEY,
+                        sequence BIGINT NOT NULL,
+                        hash TEXT NOT NULL
+                    )
+                    """
+                ),
+            ]
+        ),
     ]
 
     /// Applies the migrations the database lacks, in one transaction under the migration lock.

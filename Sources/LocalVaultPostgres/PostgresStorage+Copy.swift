@@ -52,7 +52,8 @@ extension PostgresStorage {
                 """
                 SELECT NOT (EXISTS (SELECT 1 FROM meta) OR EXISTS (SELECT 1 FROM keks)
                             OR EXISTS (SELECT 1 FROM keks_quarantine) OR EXISTS (SELECT 1 FROM objects)
-                            OR EXISTS (SELECT 1 FROM object_versions) OR EXISTS (SELECT 1 FROM idempotency_keys))
+                            OR EXISTS (SELECT 1 FROM object_versions) OR EXISTS (SELECT 1 FROM idempotency_keys)
+                            OR EXISTS (SELECT 1 FROM events) OR EXISTS (SELECT 1 FROM event_chain_heads))
                 """
             )[0].decode(Bool.self)
         }
@@ -64,11 +65,12 @@ extension PostgresStorage {
                 """
                 SELECT (SELECT COUNT(*) FROM meta), (SELECT COUNT(*) FROM keks), (SELECT COUNT(*) FROM keks_quarantine),
                        (SELECT COUNT(*) FROM objects), (SELECT COUNT(*) FROM object_versions),
-                       (SELECT COUNT(*) FROM idempotency_keys)
+                       (SELECT COUNT(*) FROM idempotency_keys), (SELECT COUNT(*) FROM events),
+                       (SELECT COUNT(*) FROM event_chain_heads)
                 """
             )[0]
-            let (meta, keks, quarantined, objects, versions, records) = try row.decode(
-                (Int, Int, Int, Int, Int, Int).self
+            let (meta, keks, quarantined, objects, versions, records, events, heads) = try row.decode(
+                (Int, Int, Int, Int, Int, Int, Int, Int).self
             )
             var counts = StoreRowCounts()
             counts.meta = meta
@@ -77,6 +79,8 @@ extension PostgresStorage {
             counts.objects = objects
             counts.objectVersions = versions
             counts.idempotencyRecords = records
+            counts.events = events
+            counts.eventChainHeads = heads
             return counts
         }
     }
@@ -132,6 +136,21 @@ extension PostgresStorage {
             (
                 SQLText("SELECT scope, key, request_hash, status, body, created_at FROM idempotency_keys"),
                 SQLText("scope COLLATE \"C\""), SQLText("scope COLLATE \"C\", key COLLATE \"C\"")
+            )
+        case .events:
+            (
+                SQLText(
+                    """
+                    SELECT environment_id, sequence, id, type, data, created_at, organization_id, prev_hash, hash
+                    FROM events
+                    """
+                ),
+                SQLText("id"), SQLText("id")
+            )
+        case .eventChainHeads:
+            (
+                SQLText("SELECT environment_id, sequence, hash FROM event_chain_heads"),
+                SQLText("environment_id COLLATE \"C\""), SQLText("environment_id COLLATE \"C\"")
             )
         }
     }
@@ -229,6 +248,18 @@ extension PostgresStorage {
                 )
             }
             return (.idempotencyRecords(records), records.last.map { [$0.scope, $0.key] })
+        case .events:
+            let events = try rows.map(storedEvent(from:))
+            return (.events(events), events.last.map { [$0.event.id] })
+        case .eventChainHeads:
+            let heads = try rows.map { row in
+                let (environmentID, sequence, hash) = try row.decode((String, Int64, String).self)
+                return StoreRow.EventChainHeadRow(
+                    environmentID: environmentID,
+                    head: EventChainHead(sequence: sequence, hash: hash)
+                )
+            }
+            return (.eventChainHeads(heads), heads.last.map { [$0.environmentID] })
         }
     }
 
@@ -350,6 +381,35 @@ extension PostgresStorage {
                     .number(row.createdAt)
                 )
             }
+        case .events(let rows):
+            return values(
+                SQLText(
+                    """
+                    INSERT INTO events (environment_id, sequence, id, type, data, created_at, organization_id,
+                                        prev_hash, hash) VALUES
+                    """
+                ),
+                rows
+            ) { row, sql in
+                sql.list(
+                    .text(row.event.environmentID),
+                    .number(row.sequence),
+                    .text(row.event.id),
+                    .text(row.event.type),
+                    .text(row.event.dataJSON),
+                    .number(row.event.createdAt),
+                    .optionalText(row.event.organizationID),
+                    .text(row.prevHash),
+                    .text(row.hash)
+                )
+            }
+        case .eventChainHeads(let rows):
+            return values(
+                SQLText("INSERT INTO event_chain_heads (environment_id, sequence, hash) VALUES"),
+                rows
+            ) { row, sql in
+                sql.list(.text(row.environmentID), .number(row.head.sequence), .text(row.head.hash))
+            }
         }
     }
 
@@ -380,6 +440,7 @@ extension PostgresStorage {
 /// A value of an imported row, bound as its column's type (NULL when absent).
 private enum BoundValue {
     case text(String)
+    case optionalText(String?)
     case number(Int64?)
     case bytes([UInt8]?)
 }
@@ -391,6 +452,7 @@ extension StorageQuery.StringInterpolation {
             if index > 0 { appendLiteral(", ") }
             switch value {
             case .text(let text): appendInterpolation(text)
+            case .optionalText(let text): appendInterpolation(text)
             case .number(let number): appendInterpolation(number)
             case .bytes(let bytes?): appendInterpolation(bytes)
             case .bytes(nil): appendInterpolation(nil as String?)

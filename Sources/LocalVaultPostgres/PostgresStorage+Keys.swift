@@ -127,18 +127,19 @@ extension PostgresStorage {
         )
     }
 
-    package func insertFirstKEK(_ candidate: StoredKEK) async throws -> StoredKEK? {
+    package func insertFirstKEK(_ candidate: StoredKEK, event: NewVaultEvent?) async throws -> StoredKEK? {
         let name = candidate.name
-        return try await withConnection { connection in
+        return try await inTransaction { connection in
             // A concurrent insert of the pair's version 1 makes this one wait for it, then do nothing.
-            try await connection.run(
+            let inserted = try await connection.rows(
                 """
                 INSERT INTO keks (id, environment_id, context_key, context_value, version, wrapped_key, created_at)
                 VALUES (\(candidate.id), \(name.environmentID), \(name.contextKey), \(name.contextValue), 1,
                         \(candidate.wrappedKey), \(candidate.createdAt))
-                ON CONFLICT DO NOTHING
+                ON CONFLICT DO NOTHING RETURNING id
                 """
             )
+            if let event, !inserted.isEmpty { try await Self.append([event], connection) }
             return try await connection.rows(
                 """
                 \(Self.kekColumns) FROM keks

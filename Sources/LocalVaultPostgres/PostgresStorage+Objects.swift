@@ -8,7 +8,11 @@ extension PostgresStorage {
     /// The key of the advisory lock a purge runs under: one process purges at a time.
     static let purgeLock: Int64 = 0x4C56_5055_5247_0001
 
-    package func createObject(_ object: NewObject, firstVersion: NewObjectVersion) async throws -> CreateObjectOutcome {
+    package func createObject(
+        _ object: NewObject,
+        firstVersion: NewObjectVersion,
+        events: [NewVaultEvent]
+    ) async throws -> CreateObjectOutcome {
         let now = firstVersion.createdAt
         do {
             return try await inTransaction { connection in
@@ -42,6 +46,7 @@ extension PostgresStorage {
                     throw NameTakenMeanwhile()
                 }
                 try await Self.insert(firstVersion, objectID: object.id, number: 1, connection)
+                try await Self.append(events, connection)
                 return .created(purgedHolder: purged)
             }
         } catch is NameTakenMeanwhile {
@@ -141,7 +146,8 @@ extension PostgresStorage {
         environmentID: String,
         version: NewObjectVersion,
         versionCheck: String?,
-        expectedVersion: Int?
+        expectedVersion: Int?,
+        events: [NewVaultEvent]
     ) async throws -> UpdateObjectOutcome {
         try await inTransaction { connection in
             // The check and the switch are one statement; its row lock makes concurrent updaters
@@ -174,6 +180,7 @@ extension PostgresStorage {
                 FROM object_versions WHERE object_id = \(id)
                 """
             )
+            try await Self.append(events, connection)
             return .updated
         }
     }
@@ -184,9 +191,15 @@ extension PostgresStorage {
         contextJSON: String?,
         versionCheck: String?,
         deletedAt: Int64,
-        purgeAt: Int64?
+        purgeAt: Int64?,
+        events: DeletedObjectEvents?
     ) async throws -> DeleteObjectOutcome {
-        try await withConnection { connection in
+        // A transaction only when events go with the delete: alone, it is one statement.
+        let run:
+            (@escaping @Sendable (PostgresConnection) async throws -> DeleteObjectOutcome) async throws ->
+                DeleteObjectOutcome =
+                events == nil ? { try await self.withConnection($0) } : { try await self.inTransaction($0) }
+        return try await run { connection in
             let deleted: [PostgresRow]
             if let purgeAt {
                 deleted = try await connection.rows(
@@ -195,7 +208,7 @@ extension PostgresStorage {
                     WHERE id = \(id) AND environment_id = \(environmentID) AND deleted_at IS NULL
                       AND (\(contextJSON)::text IS NULL OR key_context = \(contextJSON))
                       AND (\(versionCheck)::text IS NULL OR current_version_id = \(versionCheck))
-                    RETURNING name
+                    RETURNING name, key_context
                     """
                 )
             } else {
@@ -206,11 +219,15 @@ extension PostgresStorage {
                     WHERE id = \(id) AND environment_id = \(environmentID) AND deleted_at IS NULL
                       AND (\(contextJSON)::text IS NULL OR key_context = \(contextJSON))
                       AND (\(versionCheck)::text IS NULL OR current_version_id = \(versionCheck))
-                    RETURNING name
+                    RETURNING name, key_context
                     """
                 )
             }
-            if let row = deleted.first { return .deleted(name: try row.decode(String.self), purged: purgeAt == nil) }
+            if let row = deleted.first {
+                let (name, contextJSON) = try row.decode((String, String).self)
+                if let events { try await Self.append(try events.make(name, contextJSON), connection) }
+                return .deleted(name: name, purged: purgeAt == nil)
+            }
             let live = try await connection.rows(
                 """
                 SELECT 1 FROM objects WHERE id = \(id) AND environment_id = \(environmentID) AND deleted_at IS NULL

@@ -13,7 +13,7 @@ public struct VaultEndpoints: Sendable {
 
     /// `POST /vault/v1/keys/data-key`.
     public func createDataKey(_ request: CreateDataKeyRequest, caller: VaultCaller) async throws -> DataKeyResponse {
-        try await vault.createDataKey(context: request.context, environmentID: caller.environmentID).response
+        try await vault.createDataKey(context: request.context, caller: caller).response
     }
 
     /// `POST /vault/v1/keys/decrypt`.
@@ -24,10 +24,7 @@ public struct VaultEndpoints: Sendable {
         -> DecryptDataKeyResponse
     {
         let encryptedKeys = try Self.base64(request.keys, field: "keys")
-        let (id, key) = try await vault.decryptDataKey(
-            encryptedKeys: encryptedKeys,
-            environmentID: caller.environmentID
-        )
+        let (id, key) = try await vault.decryptDataKey(encryptedKeys: encryptedKeys, caller: caller)
         return DecryptDataKeyResponse(id: id, dataKey: key.base64EncodedString())
     }
 
@@ -37,14 +34,14 @@ public struct VaultEndpoints: Sendable {
         return try await vault.rekey(
             encryptedKeys: encryptedKeys,
             context: request.context,
-            environmentID: caller.environmentID
+            caller: caller
         ).response
     }
 
     /// `GET /vault/v1/kv`.
     public func listObjects(_ query: ListObjectsQuery, caller: VaultCaller) async throws -> ListResponse<ObjectSummary>
     {
-        try await vault.listObjects(query, environmentID: caller.environmentID)
+        try await vault.listObjects(query, caller: caller)
     }
 
     /// `POST /vault/v1/kv` (201).
@@ -60,7 +57,7 @@ public struct VaultEndpoints: Sendable {
     /// `GET /vault/v1/kv/{id}`. With `context` (the `key_context` parameter), only an object of
     /// exactly that context is found; any other is the same 404 as a missing one.
     public func readObject(id: String, context: KeyContext? = nil, caller: VaultCaller) async throws -> VaultObject {
-        try await vault.readObject(id: id, environmentID: caller.environmentID, context: context)
+        try await vault.readObject(id: id, caller: caller, context: context)
     }
 
     /// `GET /vault/v1/kv/name/{name}`.
@@ -71,7 +68,7 @@ public struct VaultEndpoints: Sendable {
     ) async throws
         -> VaultObject
     {
-        try await vault.readObject(named: name, environmentID: caller.environmentID, context: context)
+        try await vault.readObject(named: name, caller: caller, context: context)
     }
 
     /// `GET /vault/v1/kv/{id}/metadata`.
@@ -82,7 +79,7 @@ public struct VaultEndpoints: Sendable {
     ) async throws
         -> ObjectWithoutValue
     {
-        try await vault.describeObject(id: id, environmentID: caller.environmentID, context: context)
+        try await vault.describeObject(id: id, caller: caller, context: context)
     }
 
     /// `PUT /vault/v1/kv/{id}` (201).
@@ -114,7 +111,7 @@ public struct VaultEndpoints: Sendable {
         try await vault.deleteObject(
             id: id,
             versionCheck: versionCheck,
-            environmentID: caller.environmentID,
+            caller: caller,
             context: context
         )
     }
@@ -129,7 +126,7 @@ public struct VaultEndpoints: Sendable {
     ) async throws
         -> VaultObject
     {
-        try await vault.readObject(id: id, version: version, environmentID: caller.environmentID, context: context)
+        try await vault.readObject(id: id, version: version, caller: caller, context: context)
     }
 
     /// `GET /vault/v1/kv/{id}/versions`.
@@ -141,6 +138,11 @@ public struct VaultEndpoints: Sendable {
         -> ListResponse<ObjectVersion>
     {
         try await vault.listVersions(id: id, environmentID: caller.environmentID, context: context)
+    }
+
+    /// `GET /events`: a page of the caller's environment's events.
+    public func listEvents(_ query: EventListQuery, caller: VaultCaller) async throws -> EventList {
+        try await vault.listEvents(query, environmentID: caller.environmentID)
     }
 
     private static func base64(_ text: String, field: String) throws(APIError) -> [UInt8] {

@@ -10,6 +10,7 @@ struct VaultRoutes {
     let endpoints: VaultEndpoints
 
     func register(on router: Router<VaultRequestContext>) {
+        EventRoutes(endpoints: endpoints).register(on: router)
         let api = router.group("vault/v1")
         // The two hottest routes read and write their JSON by hand (see KeyEndpointJSON).
         api.post("keys/data-key") { request, context in

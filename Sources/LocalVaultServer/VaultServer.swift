@@ -40,6 +40,8 @@ public struct VaultServerConfiguration: Sendable {
     public var keySources: KeySources?
     /// Prometheus metrics (`GET /metrics`); nil: none (the default).
     public var metrics: MetricsExposure? = nil
+    /// Whether events are recorded, and how long they are kept.
+    public var events = EventSettings()
 
     public init(
         host: String = "127.0.0.1",
@@ -176,7 +178,9 @@ public enum VaultServer {
             },
             logger: logger
         )
-        application.addServices(PurgeService(vault: vault, logger: logger))
+        application.addServices(
+            PurgeService(vault: vault, logger: logger, eventRetention: configuration.events.retention)
+        )
         application.addServices(services)
         if let maxAge = configuration.kekMaxAge {
             application.addServices(KEKRotationService(vault: vault, maxAge: maxAge, logger: logger))
@@ -238,7 +242,8 @@ public enum VaultServer {
             logger: logger,
             purgeDelay: configuration.purgeDelay,
             // The PurgeService does it, and stops on graceful shutdown.
-            purgesInBackground: false
+            purgesInBackground: false,
+            recordsEvents: configuration.events.recording
         )
         let vault =
             if let databaseURL = configuration.databaseURL {

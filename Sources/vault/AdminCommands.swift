@@ -8,10 +8,10 @@ import LocalVaultPostgres
 struct Admin: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract:
-            "Operate on the store (a data folder, or --database): root-key and KEK rotation, rewrap, retirement, backup.",
+            "Operate on the store (a data folder, or --database): root-key and KEK rotation, rewrap, retirement, backup, checks of customer keys and of the event chain.",
         subcommands: [
             RotateRootKey.self, RotateKEK.self, Rewrap.self, RetireKEKVersions.self, Backup.self,
-            VerifyCustomerKey.self,
+            VerifyCustomerKey.self, VerifyEvents.self,
         ]
     )
 }

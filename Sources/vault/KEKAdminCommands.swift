@@ -8,14 +8,20 @@ import VaultAPI
 /// PostgreSQL database of `--database`) exclusively, so that no running `vault serve` keeps
 /// using its cached KEKs (the previous newest version, or a version being retired).
 /// Failures are a service failure, exit 5.
+/// - Parameter recordsEvents: whether the command's changes are recorded as events (as ``LocalVault/adminActor``).
 /// - Returns: the vault and how to name its store in output (a folder, or a URL without password).
 func openStoreExclusively(
     dataDirectory: String?,
     database: DatabaseOptions,
-    command: String
+    command: String,
+    recordsEvents: Bool = false
 ) async throws -> (LocalVault, String) {
     let directory = dataDirectory ?? LocalVaultHome.defaultDirectory()
-    let configuration = LocalVaultConfiguration(dataDirectory: directory, purgesInBackground: false)
+    let configuration = LocalVaultConfiguration(
+        dataDirectory: directory,
+        purgesInBackground: false,
+        recordsEvents: recordsEvents
+    )
     if let databaseURL = try database.url() {
         try requireRootKey(configuration, command: command)
         do {
@@ -238,7 +244,9 @@ struct RetireKEKVersions: AsyncParsableCommand {
         let (vault, _) = try await openStoreExclusively(
             dataDirectory: dataDirectory,
             database: database,
-            command: "retire-kek-versions"
+            command: "retire-kek-versions",
+            // `vault.kek.deleted`, one per retired version, its actor `admin`.
+            recordsEvents: true
         )
         let result: KEKRetirement
         do {

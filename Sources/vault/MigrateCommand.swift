@@ -87,6 +87,7 @@ struct Migrate: AsyncParsableCommand {
             "objects: \(copied.objects) (deleted, awaiting purge: \(copied.deletedObjects))",
             "object versions: \(copied.objectVersions)",
             "idempotency records: \(copied.idempotencyRecords)",
+            "events: \(copied.events) (chains of \(copied.eventChainHeads) environments, copied as they are)",
             "verified: \(report.verifiedObjects) live objects read the same from both stores; row counts match",
             "the source is unchanged; start vault serve with --database once it is configured",
         ]

@@ -151,6 +151,7 @@ struct Serve: AsyncParsableCommand {
     var logLevel: Logger.Level = .info
 
     @OptionGroup var operations: ServeOperationsOptions
+    @OptionGroup var events: EventOptions
 
     func validate() throws {
         guard (0...65_535).contains(port) else { throw ValidationError("--port must be 0 to 65535") }
@@ -176,6 +177,7 @@ struct Serve: AsyncParsableCommand {
         if let metricsPort = operations.metricsPort, metricsPort == port, port != 0 {
             throw ValidationError("--metrics-port must differ from --port")
         }
+        try events.validate()
     }
 
     func run() async throws {
@@ -221,6 +223,7 @@ struct Serve: AsyncParsableCommand {
             )
         )
         configuration.metrics = operations.bootstrapMetrics()
+        configuration.events = events.settings(warningTo: logger)
         logger.info(
             "starting",
             metadata: [

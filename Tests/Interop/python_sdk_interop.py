@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Drives the official WorkOS Python SDK's vault module against `vault serve`.
+"""Drives the official WorkOS Python SDK's vault module (and `client.events.list_events` for the
+Vault events) against `vault serve`.
 
 Environment: WORKOS_BASE_URL (the server, e.g. http://127.0.0.1:8080), WORKOS_API_KEY (an accepted
 key) and WORKOS_CLIENT_ID (any client_... id). Every check runs even after a failure; the last line
@@ -10,8 +11,10 @@ from __future__ import annotations
 
 import base64
 import importlib.metadata
+import json
 import os
 import sys
+import time
 import traceback
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -256,6 +259,95 @@ def _() -> None:
     other = WorkOSClient(api_key="sk_test_not_accepted", max_retries=0)
     expect_raises(AuthenticationError, lambda: other.vault.list_kv())
     expect_raises(AuthenticationError, lambda: other.vault.create_data_key(context=CONTEXT))
+
+
+EVENT_TYPES = [
+    "vault.data.created",
+    "vault.data.updated",
+    "vault.data.read",
+    "vault.data.deleted",
+    "vault.metadata.read",
+    "vault.names.listed",
+    "vault.kek.created",
+    "vault.kek.deleted",
+    "vault.dek.read",
+    "vault.dek.decrypted",
+    "vault.dek.rekeyed",
+    "vault.byok_key.verification_completed",
+    "vault.byok_key.deleted",
+]
+
+
+@check("events: a scripted sequence is listed by client.events.list_events with the SDK's models, in order")
+def _() -> None:
+    organization = f"org_events_{uuid.uuid4().hex[:8]}"
+    context = {"organization_id": organization}
+    secret = f"event-secret-{uuid.uuid4().hex}"
+    # Every earlier event is at least a millisecond older than `start` (the server stores milliseconds).
+    time.sleep(0.01)
+    now = datetime.now(timezone.utc)
+    start = now.replace(microsecond=now.microsecond // 1000 * 1000).isoformat()
+    created = vault.create_kv(name=f"{PREFIX}-events", value=secret, key_context=context)
+    vault.get_kv(created.id)
+    updated = vault.update_kv(created.id, value=secret + "-2")
+    vault.list_kv(search=f"{PREFIX}-events")
+    vault.list_kv_metadata(created.id)
+    vault.delete_kv(created.id)
+    issued = vault.create_data_key(context=context)
+    vault.create_decrypt(keys=issued.encrypted_keys)
+    rekeyed = vault.create_rekey(context=context, encrypted_keys=issued.encrypted_keys)
+
+    listed = list(
+        client.events.list_events(events=EVENT_TYPES, range_start=start, order="asc", limit=3).auto_paging_iter()
+    )
+    types = [event.event for event in listed]
+    expected = [
+        "vault.kek.created",
+        "vault.data.created",
+        "vault.data.read",
+        "vault.data.updated",
+        "vault.names.listed",
+        "vault.metadata.read",
+        "vault.data.deleted",
+        "vault.dek.read",
+        "vault.dek.decrypted",
+        "vault.dek.rekeyed",
+    ]
+    expect(types == expected, f"types {types}")
+    expect(all(type(event).__name__.startswith("Vault") for event in listed), "the SDK's Vault event models")
+    expect(len({event.id for event in listed}) == len(listed), "distinct ids (pagination repeats none)")
+    for event in listed:
+        expect(event.object == "event" and event.id.startswith("event_"), f"{event.object} {event.id}")
+        expect(event.created_at.tzinfo is not None, "created_at is an aware datetime")
+        expect(event.data.actor_source == "api", f"actor_source {event.data.actor_source}")
+        expect(event.data.actor_id.startswith("key_"), f"actor_id {event.data.actor_id}")
+        expect(event.data.actor_name.startswith("sk_"), f"actor_name {event.data.actor_name}")
+    kek, data_created, data_read, data_updated, _, metadata_read, data_deleted, dek_read, dek_decrypted, dek_rekeyed = (
+        listed
+    )
+    expect(kek.data.key_name == f"organization_id:{organization}" and kek.data.key_id, "kek fields")
+    expect(data_created.data.kv_name == f"{PREFIX}-events", "kv_name")
+    expect(data_created.data.key_id == created.key_id and data_created.data.key_context == context, "created fields")
+    expect(data_read.data.key_id == created.key_id, "read key_id")
+    expect(data_updated.data.key_id == updated.metadata.key_id, "updated key_id")
+    expect(metadata_read.data.kv_name == data_deleted.data.kv_name == f"{PREFIX}-events", "names")
+    expect(dek_read.data.key_ids == [issued.id] and dek_read.data.key_context == context, "dek.read fields")
+    expect(dek_decrypted.data.key_id == issued.id, "dek.decrypted key_id")
+    expect(dek_rekeyed.data.key_ids == [rekeyed.id], "dek.rekeyed key_ids")
+
+    text = json.dumps([event.to_dict() for event in listed])
+    for value in (secret, secret + "-2", issued.data_key, issued.encrypted_keys, rekeyed.encrypted_keys):
+        expect(value not in text, "no value, data key or encrypted keys in any event")
+
+    newest = client.events.list_events(events=EVENT_TYPES, range_start=start)
+    expect([event.id for event in newest.data] == [event.id for event in reversed(listed)], "newest first by default")
+    ours = client.events.list_events(events=EVENT_TYPES, range_start=start, organization_id=organization, limit=100)
+    expect(
+        sorted(event.event for event in ours.data)
+        == sorted(set(expected) - {"vault.names.listed", "vault.dek.decrypted"}),
+        f"organization filter {[event.event for event in ours.data]}",
+    )
+    expect_raises(UnprocessableEntityError, lambda: client.events.list_events(events=[]))
 
 
 print(f"python-sdk-interop: {passed} passed, {failed} failed")

@@ -38,6 +38,48 @@ struct PurgeServiceTests {
         }
     }
 
+    @Test("deletes the events older than the retention, and none without one")
+    func eventRetention() async throws {
+        try await withTemporaryDirectory { directory in
+            let vault = try LocalVault(
+                configuration: LocalVaultConfiguration(
+                    dataDirectory: directory,
+                    rootKey: .file((directory as NSString).appendingPathComponent("root.key")),
+                    purgesInBackground: false,
+                    recordsEvents: true
+                )
+            )
+            let caller = VaultCaller(environmentID: LocalVault.defaultEnvironmentID, actor: Actor(id: "k", name: "k"))
+            for _ in 0..<3 { _ = try await vault.createDataKey(context: ["a": "1"], caller: caller) }
+            func count() async throws -> Int {
+                try await vault.listEvents(
+                    EventListQuery(events: [.dekRead], limit: 100),
+                    environmentID: caller.environmentID
+                )
+                .data.count
+            }
+            let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+            // Kept for ever: nothing goes, whatever the clock says.
+            await PurgeService(vault: vault, logger: logger).purgeOldEvents(now: Date().addingTimeInterval(1e9))
+            #expect(try await count() == 3)
+            let service = PurgeService(vault: vault, logger: logger, eventRetention: .seconds(90 * 86_400))
+            await service.purgeOldEvents()
+            #expect(try await count() == 3, "younger than 90 days")
+            await service.purgeOldEvents(now: Date().addingTimeInterval(91 * 86_400))
+            #expect(try await count() == 0)
+            #expect(try await vault.verifyEvents().allSatisfy { $0.broken == nil })
+        }
+    }
+
+    @Test("vault serve refuses a --event-retention out of range and an --events other than on or off")
+    func badEventOptions() async throws {
+        let retention = try await VaultProcess.run(["serve", "--event-retention=-1"])
+        #expect(retention.status != 0)
+        #expect(retention.error.contains("--event-retention must be 0 to 36500 days"))
+        let events = try await VaultProcess.run(["serve", "--events", "maybe"])
+        #expect(events.status != 0)
+    }
+
     @Test("vault serve refuses a negative --purge-delay")
     func negativeDelay() async throws {
         let result = try await VaultProcess.run(["serve", "--purge-delay=-1"])

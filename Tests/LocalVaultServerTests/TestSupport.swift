@@ -45,6 +45,7 @@ struct VaultHarness {
         _ setup: TestingSetup = .router,
         rateLimit: RateLimit = .workOSDefault,
         maxBodySize: Int = 1 << 20,
+        recordsEvents: Bool = false,
         logger: Logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
         _ body: @Sendable (VaultHarness, any TestClientProtocol) async throws -> T
     ) async throws -> T {
@@ -59,7 +60,8 @@ struct VaultHarness {
             let vault = try LocalVault(
                 configuration: LocalVaultConfiguration(
                     dataDirectory: directory,
-                    rootKey: .file((directory as NSString).appendingPathComponent("root.key"))
+                    rootKey: .file((directory as NSString).appendingPathComponent("root.key")),
+                    recordsEvents: recordsEvents
                 )
             )
             let harness = VaultHarness(vault: vault, configuration: configuration)

@@ -41,7 +41,9 @@ struct StoreMigrationTests {
         let response = Array(#"{"id":"stored response"}"#.utf8)
 
         init() async throws {
-            let vault = try LocalVault(configuration: configuration)
+            var recording = configuration
+            recording.recordsEvents = true
+            let vault = try LocalVault(configuration: recording)
             let created = try await vault.createObject(
                 name: "db/password",
                 value: "one",
@@ -119,7 +121,11 @@ struct StoreMigrationTests {
         let queue = try DatabaseQueue(path: directory + "/vault.sqlite")
         return try queue.read { db in
             var lines: [String] = []
-            for table in ["meta", "keks", "keks_quarantine", "objects", "object_versions", "idempotency_keys"] {
+            let tables = [
+                "meta", "keks", "keks_quarantine", "objects", "object_versions", "idempotency_keys", "events",
+                "event_chain_heads",
+            ]
+            for table in tables {
                 for row in try Row.fetchAll(db, sql: "SELECT * FROM \(table) ORDER BY 1, 2") {
                     let values = row.databaseValues.map { value -> String in
                         switch value.storage {
@@ -159,6 +165,8 @@ struct StoreMigrationTests {
         #expect(report.copied.objectVersions == 5)
         #expect(report.copied.idempotencyRecords == 1)
         #expect(report.copied.metaRows == 1)
+        #expect(report.copied.events >= 10)
+        #expect(report.copied.eventChainHeads == 2)
         #expect(report.verifiedObjects == 2)
         #expect(reports.last == .verified(objects: 2))
         #expect(!report.destination.contains("password"))
@@ -214,6 +222,11 @@ struct StoreMigrationTests {
         )
         let quarantined = try await TestDatabase.rows(databaseURL, "SELECT id, version FROM keks_quarantine")
         #expect(quarantined == [["quarantined-kek", "1"]])
+        // The event chains came as they were: they verify in the copy.
+        let chains = try await vault.verifyEvents()
+        #expect(chains.count == 2)
+        #expect(chains.allSatisfy { $0.broken == nil })
+        #expect(chains.map(\.checked).reduce(0, +) == report.copied.events)
     }
 
     @Test("a database that is not empty is refused and left as it is, nothing written")

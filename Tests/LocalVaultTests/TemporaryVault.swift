@@ -24,7 +24,8 @@ final class TemporaryVault: @unchecked Sendable {
         _ backend: TestBackend,
         customerKeys: [CustomerKeyMapping] = [],
         purgeDelay: Duration = LocalVaultConfiguration.defaultPurgeDelay,
-        purgesInBackground: Bool = true
+        purgesInBackground: Bool = true,
+        recordsEvents: Bool = false
     ) async throws {
         self.backend = backend
         directory =
@@ -34,6 +35,7 @@ final class TemporaryVault: @unchecked Sendable {
         configuration.customerKeys = customerKeys
         configuration.purgeDelay = purgeDelay
         configuration.purgesInBackground = purgesInBackground
+        configuration.recordsEvents = recordsEvents
         opened = try await backend.open(configuration, databaseURL: databaseURL)
     }
 

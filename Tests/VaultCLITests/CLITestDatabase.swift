@@ -33,7 +33,16 @@ enum CLITestDatabase {
     /// One statement through `psql`, output discarded. Through `posix_spawn` and `waitpid`, not
     /// Foundation's `Process`, whose children were seen left unreaped when tests ran several at once.
     static func psql(_ url: String, _ sql: String) throws {
-        let arguments = ["/usr/bin/psql", url, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-tAc", sql]
+        try spawn(["/usr/bin/psql", url, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-tAc", sql])
+    }
+
+    /// One statement on a SQLite file through the `sqlite3` shell, as ``psql(_:_:)`` runs `psql`.
+    static func sqlite(_ path: String, _ sql: String) throws {
+        try spawn(["/usr/bin/sqlite3", path, sql])
+    }
+
+    /// Runs a program (its absolute path first) to its end, output discarded; throws unless it exits 0.
+    private static func spawn(_ arguments: [String]) throws {
         let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         defer { for argument in argv { free(argument) } }
         var actions = posix_spawn_file_actions_t()
@@ -42,7 +51,7 @@ enum CLITestDatabase {
         posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
         var pid: pid_t = 0
-        guard posix_spawn(&pid, "/usr/bin/psql", &actions, nil, argv, environ) == 0 else { throw PSQLFailed() }
+        guard posix_spawn(&pid, arguments[0], &actions, nil, argv, environ) == 0 else { throw PSQLFailed() }
         var status: Int32 = 0
         guard waitpid(pid, &status, 0) == pid, status == 0 else { throw PSQLFailed() }
     }

@@ -30,7 +30,11 @@ extension SQLiteStorage {
             let fetched = try Row.fetchAll(db, sql: sql, arguments: arguments)
             let rows = Self.rows(of: table, fetched)
             let lastKey = fetched.last.map { row -> [String] in
-                table == .idempotencyRecords ? [row["scope"] as String, row["key"] as String] : [row[0] as String]
+                switch table {
+                case .idempotencyRecords: [row["scope"] as String, row["key"] as String]
+                case .events: [row["id"] as String]
+                default: [row[0] as String]
+                }
             }
             return StoreRowBatch(
                 rows: rows,
@@ -105,6 +109,10 @@ extension SQLiteStorage {
                 "SELECT scope, key, request_hash, status, body, created_at FROM idempotency_keys",
                 "(scope > ? OR (scope = ? AND key > ?))", "scope, key"
             )
+        case .events:
+            ("SELECT \(eventColumns) FROM events", "id > ?", "id")
+        case .eventChainHeads:
+            ("SELECT environment_id, sequence, hash FROM event_chain_heads", "environment_id > ?", "environment_id")
         }
     }
 
@@ -174,6 +182,17 @@ extension SQLiteStorage {
                         status: $0["status"],
                         sealedBody: ($0["body"] as Data?).map(Array.init),
                         createdAt: $0["created_at"]
+                    )
+                }
+            )
+        case .events:
+            return .events(rows.map(storedEvent))
+        case .eventChainHeads:
+            return .eventChainHeads(
+                rows.map {
+                    StoreRow.EventChainHeadRow(
+                        environmentID: $0["environment_id"],
+                        head: EventChainHead(sequence: $0["sequence"], hash: $0["hash"])
                     )
                 }
             )
@@ -256,6 +275,28 @@ extension SQLiteStorage {
                         row.scope, row.key, row.requestHash, row.status, row.sealedBody.map { Data($0) },
                         row.createdAt,
                     ])
+                )
+            }
+        case .events(let rows):
+            return try rows.map { row in
+                let event = row.event
+                return (
+                    """
+                    INSERT INTO events (environment_id, sequence, id, type, data, created_at, organization_id,
+                                        prev_hash, hash)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                    try .checked([
+                        event.environmentID, row.sequence, event.id, event.type, event.dataJSON, event.createdAt,
+                        event.organizationID, row.prevHash, row.hash,
+                    ])
+                )
+            }
+        case .eventChainHeads(let rows):
+            return try rows.map { row in
+                (
+                    "INSERT INTO event_chain_heads (environment_id, sequence, hash) VALUES (?, ?, ?)",
+                    try .checked([row.environmentID, row.head.sequence, row.head.hash])
                 )
             }
         }

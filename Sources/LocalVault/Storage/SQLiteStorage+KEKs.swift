@@ -3,7 +3,7 @@ import GRDB
 
 /// Key-encrypting keys: versions 1...n per pair, each wrapped under the root key.
 extension SQLiteStorage {
-    func insertFirstKEK(_ candidate: StoredKEK) async throws -> StoredKEK? {
+    func insertFirstKEK(_ candidate: StoredKEK, event: NewVaultEvent?) async throws -> StoredKEK? {
         let name = candidate.name
         let insert = try StatementArguments.checked([
             candidate.id, name.environmentID, name.contextKey, name.contextValue, candidate.version,
@@ -18,6 +18,7 @@ extension SQLiteStorage {
                     """,
                 arguments: insert
             )
+            if let event, db.changesCount == 1 { try Self.append([event], db: db) }
             return try Row.fetchOne(
                 db,
                 sql: """

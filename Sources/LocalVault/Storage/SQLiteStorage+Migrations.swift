@@ -165,6 +165,32 @@ extension SQLiteStorage {
                     """
             )
         }
+        migrator.registerMigration("v8: events") { db in
+            // The audit trail (see EventRows.swift): one hash chain per environment. The head
+            // keeps the chain's end when old events are purged.
+            try db.execute(
+                sql: """
+                    CREATE TABLE events (
+                        environment_id TEXT NOT NULL,
+                        sequence INTEGER NOT NULL,
+                        id TEXT NOT NULL UNIQUE,
+                        type TEXT NOT NULL,
+                        data TEXT NOT NULL,
+                        created_at INTEGER NOT NULL,
+                        organization_id TEXT,
+                        prev_hash TEXT NOT NULL,
+                        hash TEXT NOT NULL,
+                        PRIMARY KEY (environment_id, sequence)
+                    );
+                    CREATE INDEX events_by_age ON events (created_at);
+                    CREATE TABLE event_chain_heads (
+                        environment_id TEXT PRIMARY KEY,
+                        sequence INTEGER NOT NULL,
+                        hash TEXT NOT NULL
+                    );
+                    """
+            )
+        }
         return migrator
     }
 }

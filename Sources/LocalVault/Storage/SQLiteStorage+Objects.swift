@@ -5,7 +5,11 @@ import VaultAPI
 /// Objects and their versions. Every check-and-write is one conditional statement; a purge
 /// empties the WAL afterwards.
 extension SQLiteStorage {
-    func createObject(_ object: NewObject, firstVersion version: NewObjectVersion) async throws -> CreateObjectOutcome {
+    func createObject(
+        _ object: NewObject,
+        firstVersion version: NewObjectVersion,
+        events: [NewVaultEvent]
+    ) async throws -> CreateObjectOutcome {
         let now = version.createdAt
         let holderArguments = try StatementArguments.checked([object.environmentID, object.name])
         let insert = try StatementArguments.checked([
@@ -38,6 +42,7 @@ extension SQLiteStorage {
                     arguments: insert
                 )
                 try db.execute(sql: Self.insertVersion, arguments: versionArguments)
+                try Self.append(events, db: db)
                 return .created(purgedHolder: holder != nil)
             }
         } catch let error as DatabaseError where error.isUniqueConstraintViolation {
@@ -77,7 +82,8 @@ extension SQLiteStorage {
         environmentID: String,
         version: NewObjectVersion,
         versionCheck: String?,
-        expectedVersion: Int?
+        expectedVersion: Int?,
+        events: [NewVaultEvent]
     ) async throws -> UpdateObjectOutcome {
         let update = try StatementArguments.checked([
             version.id, version.createdAt, version.actor.id, version.actor.name, id, environmentID, versionCheck,
@@ -107,6 +113,7 @@ extension SQLiteStorage {
                 sql: Self.insertVersion,
                 arguments: try Self.insertArguments(version, objectID: id, number: number)
             )
+            try Self.append(events, db: db)
             return .updated
         }
     }
@@ -117,25 +124,28 @@ extension SQLiteStorage {
         contextJSON: String?,
         versionCheck: String?,
         deletedAt: Int64,
-        purgeAt: Int64?
+        purgeAt: Int64?,
+        events: DeletedObjectEvents?
     ) async throws -> DeleteObjectOutcome {
         let delete = try StatementArguments.checked([
             deletedAt, purgeAt ?? deletedAt, id, environmentID, contextJSON, contextJSON, versionCheck, versionCheck,
         ])
         let live = try StatementArguments.checked([id, environmentID, contextJSON, contextJSON])
         let outcome = try await write { db -> DeleteObjectOutcome in
-            let name = try String.fetchOne(
+            let deleted = try Row.fetchOne(
                 db,
                 sql: """
                     UPDATE objects SET deleted_at = ?, purge_at = ?
                     WHERE id = ? AND environment_id = ? AND deleted_at IS NULL AND (? IS NULL OR key_context = ?)
                     AND (? IS NULL OR current_version_id = ?)
-                    RETURNING name
+                    RETURNING name, key_context
                     """,
                 arguments: delete
             )
-            guard let name else { return try Self.isLive(live, db: db) ? .conflict : .notFound }
+            guard let deleted else { return try Self.isLive(live, db: db) ? .conflict : .notFound }
+            let name: String = deleted["name"]
             if purgeAt == nil { try Self.purge(objectID: id, db: db) }
+            if let events { try Self.append(try events.make(name, deleted["key_context"]), db: db) }
             return .deleted(name: name, purged: purgeAt == nil)
         }
         if case .deleted(_, purged: true) = outcome { await truncateWAL() }

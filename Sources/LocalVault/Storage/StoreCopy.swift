@@ -10,6 +10,10 @@ package enum StoreTable: Int, CaseIterable, Sendable, Comparable {
     case objects
     case objectVersions
     case idempotencyRecords
+    /// Events: an environment's chain is copied as it is (sequences and hashes), so that it
+    /// still verifies in the copy.
+    case events
+    case eventChainHeads
 
     /// The table copied after this one; nil for the last.
     package var next: StoreTable? { StoreTable(rawValue: rawValue + 1) }
@@ -23,6 +27,8 @@ package enum StoreTable: Int, CaseIterable, Sendable, Comparable {
         case .objects: "objects"
         case .objectVersions: "object_versions"
         case .idempotencyRecords: "idempotency_keys"
+        case .events: "events"
+        case .eventChainHeads: "event_chain_heads"
         }
     }
 
@@ -206,6 +212,19 @@ package enum StoreRow {
     }
 }
 
+extension StoreRow {
+    /// An environment's chain head.
+    package struct EventChainHeadRow: Sendable, Hashable {
+        package var environmentID: String
+        package var head: EventChainHead
+
+        package init(environmentID: String, head: EventChainHead) {
+            self.environmentID = environmentID
+            self.head = head
+        }
+    }
+}
+
 /// The rows of one table, as one export page holds them.
 package enum StoreRows: Sendable {
     case meta([StoreRow.Meta])
@@ -214,6 +233,8 @@ package enum StoreRows: Sendable {
     case objects([StoreRow.Object])
     case objectVersions([StoreRow.ObjectVersion])
     case idempotencyRecords([StoreRow.IdempotencyRecord])
+    case events([StoredVaultEvent])
+    case eventChainHeads([StoreRow.EventChainHeadRow])
 
     package var table: StoreTable {
         switch self {
@@ -223,6 +244,8 @@ package enum StoreRows: Sendable {
         case .objects: .objects
         case .objectVersions: .objectVersions
         case .idempotencyRecords: .idempotencyRecords
+        case .events: .events
+        case .eventChainHeads: .eventChainHeads
         }
     }
 
@@ -234,6 +257,8 @@ package enum StoreRows: Sendable {
         case .objects(let rows): rows.count
         case .objectVersions(let rows): rows.count
         case .idempotencyRecords(let rows): rows.count
+        case .events(let rows): rows.count
+        case .eventChainHeads(let rows): rows.count
         }
     }
 }
@@ -267,6 +292,8 @@ package struct StoreRowCounts: Sendable, Hashable {
     package var objects = 0
     package var objectVersions = 0
     package var idempotencyRecords = 0
+    package var events = 0
+    package var eventChainHeads = 0
 
     package init() {}
 
@@ -279,6 +306,8 @@ package struct StoreRowCounts: Sendable, Hashable {
             case .objects: objects
             case .objectVersions: objectVersions
             case .idempotencyRecords: idempotencyRecords
+            case .events: events
+            case .eventChainHeads: eventChainHeads
             }
         }
         set {
@@ -289,6 +318,8 @@ package struct StoreRowCounts: Sendable, Hashable {
             case .objects: objects = newValue
             case .objectVersions: objectVersions = newValue
             case .idempotencyRecords: idempotencyRecords = newValue
+            case .events: events = newValue
+            case .eventChainHeads: eventChainHeads = newValue
             }
         }
     }

@@ -39,7 +39,9 @@ package protocol VaultStorage: Sendable {
 
     /// Inserts `candidate` as version 1 of its pair unless the pair has a KEK (another process may
     /// have inserted it meanwhile), then returns the pair's newest version that is not retired.
-    func insertFirstKEK(_ candidate: StoredKEK) async throws -> StoredKEK?
+    /// When `event` is given, it is appended in the same transaction if (and only if) the
+    /// candidate was inserted (see ``appendEvents(_:)``).
+    func insertFirstKEK(_ candidate: StoredKEK, event: NewVaultEvent?) async throws -> StoredKEK?
 
     /// Moves a KEK row to the quarantine (kept, never used again); see KEKRing's healing.
     func quarantineKEK(id: String, at instant: Int64) async throws
@@ -85,7 +87,12 @@ package protocol VaultStorage: Sendable {
 
     /// Inserts an object with its first version. A name held by a deleted object whose purge is
     /// due (`purge_at <= now`) is purged first, in the same transaction.
-    func createObject(_ object: NewObject, firstVersion: NewObjectVersion) async throws -> CreateObjectOutcome
+    /// `events` are appended in the same transaction when the object is created.
+    func createObject(
+        _ object: NewObject,
+        firstVersion: NewObjectVersion,
+        events: [NewVaultEvent]
+    ) async throws -> CreateObjectOutcome
 
     /// The live object (not deleted) that `lookup` names in `environmentID`, at the version it
     /// names, if its stored context is `contextJSON` (when given).
@@ -94,24 +101,28 @@ package protocol VaultStorage: Sendable {
     /// Makes `version` the object's current version if the object is live in `environmentID`
     /// (and its context is `contextJSON`, when given) and, when given, its current version id is
     /// `versionCheck` and its current number `expectedVersion`. The version's number is one more
-    /// than the object's last.
+    /// than the object's last. `events` are appended in the same transaction when it is updated.
     func updateObject(
         id: String,
         environmentID: String,
         version: NewObjectVersion,
         versionCheck: String?,
-        expectedVersion: Int?
+        expectedVersion: Int?,
+        events: [NewVaultEvent]
     ) async throws -> UpdateObjectOutcome
 
     /// Marks a live object deleted (it holds its name until `purgeAt`), or purges it at once when
-    /// `purgeAt` is nil; with `versionCheck`, only if that is its current version.
+    /// `purgeAt` is nil; with `versionCheck`, only if that is its current version. `events` get
+    /// the object's name (see ``DeletedObjectEvents``) and are appended in the same transaction
+    /// when it is deleted.
     func deleteObject(
         id: String,
         environmentID: String,
         contextJSON: String?,
         versionCheck: String?,
         deletedAt: Int64,
-        purgeAt: Int64?
+        purgeAt: Int64?,
+        events: DeletedObjectEvents?
     ) async throws -> DeleteObjectOutcome
 
     /// Purges for good the deleted objects `selection` names, with their versions; returns how many.
@@ -155,6 +166,28 @@ package protocol VaultStorage: Sendable {
     /// Deletes the records created before `cutoff` (run by the purge, not per request).
     func expireIdempotencyRecords(createdBefore cutoff: Int64) async throws
 
+    // MARK: Events (see EventRows.swift)
+
+    /// Appends events to their environments' chains, in one transaction: each gets the next
+    /// sequence of its environment and its hash (``EventChain``). Concurrent appends (in any
+    /// process) are chained one after the other: the chain head is locked.
+    func appendEvents(_ events: [NewVaultEvent]) async throws
+
+    /// A page of events, `limit + 1` rows at most; nil when the cursor names no event of the environment.
+    func events(_ filter: EventFilter) async throws -> [StoredVaultEvent]?
+
+    /// The environments that have a chain.
+    func eventEnvironments() async throws -> [String]
+
+    /// An environment's chain head (its last sequence and hash), nil without events ever.
+    func eventChainHead(environmentID: String) async throws -> EventChainHead?
+
+    /// At most `limit` events of the environment after `sequence`, in sequence order.
+    func eventChain(environmentID: String, after sequence: Int64, limit: Int) async throws -> [StoredVaultEvent]
+
+    /// Deletes the events created before `cutoff` (ms); the chain heads stay. Returns how many.
+    func purgeEvents(createdBefore cutoff: Int64) async throws -> Int
+
     // MARK: Copying a store to another backend (see StoreCopy.swift)
 
     /// At most `limit` rows of the cursor's table (the first table's when nil), as they are, in
@@ -178,6 +211,54 @@ package protocol VaultStorage: Sendable {
 }
 
 extension VaultStorage {
+    /// ``insertFirstKEK(_:event:)`` without an event.
+    package func insertFirstKEK(_ candidate: StoredKEK) async throws -> StoredKEK? {
+        try await insertFirstKEK(candidate, event: nil)
+    }
+
+    /// ``createObject(_:firstVersion:events:)`` without events.
+    package func createObject(_ object: NewObject, firstVersion: NewObjectVersion) async throws -> CreateObjectOutcome {
+        try await createObject(object, firstVersion: firstVersion, events: [])
+    }
+
+    /// ``updateObject(id:environmentID:version:versionCheck:expectedVersion:events:)`` without events.
+    package func updateObject(
+        id: String,
+        environmentID: String,
+        version: NewObjectVersion,
+        versionCheck: String?,
+        expectedVersion: Int?
+    ) async throws -> UpdateObjectOutcome {
+        try await updateObject(
+            id: id,
+            environmentID: environmentID,
+            version: version,
+            versionCheck: versionCheck,
+            expectedVersion: expectedVersion,
+            events: []
+        )
+    }
+
+    /// ``deleteObject(id:environmentID:contextJSON:versionCheck:deletedAt:purgeAt:events:)`` without events.
+    package func deleteObject(
+        id: String,
+        environmentID: String,
+        contextJSON: String?,
+        versionCheck: String?,
+        deletedAt: Int64,
+        purgeAt: Int64?
+    ) async throws -> DeleteObjectOutcome {
+        try await deleteObject(
+            id: id,
+            environmentID: environmentID,
+            contextJSON: contextJSON,
+            versionCheck: versionCheck,
+            deletedAt: deletedAt,
+            purgeAt: purgeAt,
+            events: nil
+        )
+    }
+
     /// Nothing to release beyond what `deinit` releases (SQLite: the pool closes with the value).
     /// (Not named `close`: that would hide the C function `close(_:)` in conforming types.)
     package func shutDown() async {}
@@ -191,6 +272,16 @@ package enum StorageError: Error, Sendable, Equatable {
     case diskFull(String)
     /// Any other failure; the text holds a code from the database, never SQL or values.
     case failed(String)
+}
+
+/// The events of a delete, made once the store knows the object's name and stored context (the
+/// caller may know only its id).
+package struct DeletedObjectEvents: Sendable {
+    package var make: @Sendable (_ name: String, _ contextJSON: String) throws -> [NewVaultEvent]
+
+    package init(make: @escaping @Sendable (_ name: String, _ contextJSON: String) throws -> [NewVaultEvent]) {
+        self.make = make
+    }
 }
 
 /// The pair a KEK belongs to.
