@@ -15,16 +15,15 @@ let isCI = ProcessInfo.processInfo.environment["CI"] == "true"
 let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent()
 
-/// A `vault` child process. Helpers end it with SIGKILL (a child of Foundation.Process starts
-/// with signals blocked; `vault serve` unblocks SIGINT and SIGTERM itself, which is under test).
+/// A `vault` child process (see ``SpawnedProcess``: not Foundation's `Process`).
 final class VaultProcess: Sendable {
-    let process: Process
+    let process: SpawnedProcess
     let dataDirectory: String
     let standardErrorPath: String
     /// The first line `vault serve` printed.
     let firstLine: String
 
-    private init(process: Process, dataDirectory: String, standardErrorPath: String, firstLine: String) {
+    private init(process: SpawnedProcess, dataDirectory: String, standardErrorPath: String, firstLine: String) {
         self.process = process
         self.dataDirectory = dataDirectory
         self.standardErrorPath = standardErrorPath
@@ -72,34 +71,44 @@ final class VaultProcess: Sendable {
         timeout: Duration = .seconds(60)
     ) async throws -> VaultProcess {
         let binary = try #require(binary, "the vault executable is not built: run swift build first")
-        let process = Process()
         let serveArguments = ["serve", "--port", "0", "--data-dir", dataDirectory] + arguments
-        if let program = launcher.first {
-            process.executableURL = URL(fileURLWithPath: program)
-            process.arguments = launcher.dropFirst() + [binary.path] + serveArguments
-        } else {
-            process.executableURL = binary
-            process.arguments = serveArguments
-        }
-        process.environment = environment(extra.merging(["VAULT_API_KEYS": apiKeys]) { _, new in new })
-        let output = Pipe()
-        process.standardOutput = output
         let standardErrorPath = (dataDirectory as NSString).appendingPathComponent("stderr.log")
-        _ = FileManager.default.createFile(atPath: standardErrorPath, contents: nil)
-        process.standardError = FileHandle(forWritingAtPath: standardErrorPath)
-        try process.run()
+        // As `vault serve` makes it (0700), so that its standard error can be kept inside.
+        try FileManager.default.createDirectory(
+            atPath: dataDirectory,
+            withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o700]
+        )
+        var ends: [Int32] = [0, 0]
+        guard pipe(&ends) == 0 else { throw SpawnedProcess.SpawnError(program: "pipe", errno: errno) }
+        // Kept from other children (the child gets its own copy as standard output).
+        for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
+        let process: SpawnedProcess
+        do {
+            defer { close(ends[1]) }
+            process = try SpawnedProcess(
+                program: launcher.first ?? binary.path,
+                arguments: launcher.isEmpty ? serveArguments : launcher.dropFirst() + [binary.path] + serveArguments,
+                environment: environment(extra.merging(["VAULT_API_KEYS": apiKeys]) { _, new in new }),
+                standardOutput: .descriptor(ends[1]),
+                standardErrorPath: standardErrorPath
+            )
+        } catch {
+            close(ends[0])
+            throw error
+        }
 
         let gotLine = Mutex(false)
         let watchdog = Task {
             try await Task.sleep(for: timeout)
-            if !gotLine.withLock({ $0 }) { kill(process.processIdentifier, SIGKILL) }
+            if !gotLine.withLock({ $0 }) { process.signal(SIGKILL) }
         }
-        let line = await readLine(output.fileHandleForReading)
+        let line = await readLine(ends[0])
         gotLine.withLock { $0 = true }
         watchdog.cancel()
         guard let line else {
             let log = (try? String(contentsOfFile: standardErrorPath, encoding: .utf8)) ?? ""
-            Self.forceStop(process)
+            process.forceStop()
             throw VaultProcessError.noFirstLine(standardError: log)
         }
         return VaultProcess(
@@ -119,38 +128,30 @@ final class VaultProcess: Sendable {
     var standardError: String { (try? String(contentsOfFile: standardErrorPath, encoding: .utf8)) ?? "" }
 
     func signal(_ signal: Int32) {
-        _ = kill(process.processIdentifier, signal)
+        process.signal(signal)
     }
 
     /// Waits for the process to end; `nil` if it is still running after `timeout`.
-    func waitForExit(timeout: Duration) async throws -> (reason: Process.TerminationReason, status: Int32)? {
-        let deadline = ContinuousClock.now + timeout
-        while process.isRunning {
-            guard ContinuousClock.now < deadline else { return nil }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        return (process.terminationReason, process.terminationStatus)
+    func waitForExit(timeout: Duration) async throws -> (reason: SpawnedProcess.TerminationReason, status: Int32)? {
+        try await process.waitForExit(timeout: timeout)
     }
 
     /// Ends the process for good (SIGKILL), if it still runs.
     func stop() {
-        Self.forceStop(process)
+        process.forceStop()
     }
 
-    private static func forceStop(_ process: Process) {
-        guard process.isRunning else { return }
-        _ = kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-    }
-
-    /// Reads up to the first newline on a thread of its own (the read blocks).
-    private static func readLine(_ handle: FileHandle) async -> String? {
+    /// Reads up to the first newline on a thread of its own (the read blocks), then closes `descriptor`.
+    private static func readLine(_ descriptor: Int32) async -> String? {
         await withCheckedContinuation { continuation in
             Thread.detachNewThread {
+                defer { close(descriptor) }
                 var bytes: [UInt8] = []
+                var byte: UInt8 = 0
                 while true {
-                    let data = handle.readData(ofLength: 1)
-                    guard let byte = data.first else {
+                    let count = read(descriptor, &byte, 1)
+                    if count < 0, errno == EINTR { continue }
+                    guard count == 1 else {
                         continuation.resume(returning: nil)
                         return
                     }
@@ -174,18 +175,18 @@ final class VaultProcess: Sendable {
             let errorPath = (directory as NSString).appendingPathComponent("stderr")
             _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
             _ = FileManager.default.createFile(atPath: errorPath, contents: nil)
-            let process = Process()
-            process.executableURL = binary
-            process.arguments = arguments
-            process.environment = environment(extra)
-            process.standardOutput = FileHandle(forWritingAtPath: outputPath)
-            process.standardError = FileHandle(forWritingAtPath: errorPath)
-            try process.run()
-            let deadline = ContinuousClock.now + timeout
-            while process.isRunning, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
-            Self.forceStop(process)
+            let process = try SpawnedProcess(
+                program: binary.path,
+                arguments: arguments,
+                environment: environment(extra),
+                standardOutput: .file(outputPath),
+                standardErrorPath: errorPath
+            )
+            if try await process.waitForExit(timeout: timeout) == nil { process.forceStop() }
+            let ended = process.termination
             return (
-                process.terminationStatus,
+                // The exit status, or 128 + the signal, as a shell reports it.
+                ended.map { $0.reason == .exit ? $0.status : 128 + $0.status } ?? -1,
                 (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "",
                 (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? ""
             )
