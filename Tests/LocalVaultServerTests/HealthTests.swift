@@ -51,7 +51,9 @@ import Testing
             return await group.reduce(into: []) { $0.append($1) }
         }
         #expect(answers == Array(repeating: false, count: 8))
-        #expect(ContinuousClock.now - start < .seconds(3))
+        // Far below the hour the probe hangs for, far above the bound: a loaded machine may
+        // wake the timer late, but a check never waits for the store.
+        #expect(ContinuousClock.now - start < .seconds(60))
         #expect(probes.load(ordering: .relaxed) == 1)
     }
 
