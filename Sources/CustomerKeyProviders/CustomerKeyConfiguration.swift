@@ -1,5 +1,6 @@
 import Foundation
 import LocalVault
+import VaultAPI
 
 /// The customer-managed key (BYOK) file of `vault serve --customer-keys`, with every provider.
 ///
@@ -115,6 +116,18 @@ public enum CustomerKeyConfiguration {
                 keyID: entry.key_id,
                 provider: provider
             )
+        }
+    }
+
+    /// The key service a provider stands for, as Vault events name it; nil for the `file`
+    /// provider (no such service).
+    public static func keyService(of provider: any CustomerKeyProvider) -> VaultKeyProvider? {
+        switch provider {
+        case is AWSKMSProvider: .awsKMS
+        case is GCPKMSProvider: .gcpKMS
+        case is AzureKeyVaultProvider: .azureKeyVault
+        case let cached as CachingCustomerKeyProvider: keyService(of: cached.base)
+        default: nil
         }
     }
 

@@ -80,6 +80,29 @@ extension LocalVault {
         try await eventRecorder.record(events)
     }
 
+    /// Records `vault.byok_key.verification_completed`: the outcome of a round trip through the
+    /// customer-managed key of `organizationID` (`vault admin verify-customer-key`).
+    /// - Throws: ``LocalVaultError`` (internalError) when this vault records no events; the
+    ///   storage's error when the event cannot be written.
+    public func recordCustomerKeyVerification(
+        organizationID: String,
+        provider: VaultKeyProvider,
+        verified: Bool,
+        environmentID: String
+    ) async throws {
+        guard let eventRecorder else {
+            throw LocalVaultError(.internalError, "this vault does not record events")
+        }
+        try await eventRecorder.record([
+            try Self.event(
+                .byokKeyVerificationCompleted,
+                VaultEventData(organizationID: organizationID, keyProvider: provider, verified: verified),
+                environmentID: environmentID,
+                organizationID: organizationID
+            )
+        ])
+    }
+
     /// A KEK's name in events: its context pair, `key:value`.
     static func keyName(_ name: KEKName) -> String { "\(name.contextKey):\(name.contextValue)" }
 

@@ -3,6 +3,8 @@ import CustomerKeyProviders
 import EnvelopeCrypto
 import Foundation
 import LocalVault
+import LocalVaultPostgres
+import VaultAPI
 
 /// `vault admin verify-customer-key`: a round trip through the customer-managed key (BYOK) of a
 /// context pair, to check the key, its permissions and the provider's reachability.
@@ -16,12 +18,19 @@ struct VerifyCustomerKey: AsyncParsableCommand {
             unwraps it again (AWS KMS Encrypt and Decrypt, or the provider's own calls). No data \
             is stored and nothing is cached. The test value is never printed.
 
+            With --record-event, each outcome of an organization_id pair whose key is in AWS KMS, \
+            Google Cloud KMS or Azure Key Vault is recorded as the event \
+            vault.byok_key.verification_completed (organization_id, key_provider, verified) in \
+            --environment of the store (the SQLite store of --data-dir, or --database), where \
+            GET /events lists it; a running vault serve may keep the store open.
+
             Exit codes: 0 every key answered, 2 no customer key for the context, 3 the provider \
             refused the key (disabled, deleted, missing permission), 4 the value came back \
             different, 5 the provider is unreachable or failing.
 
             Example:
               vault admin verify-customer-key --context organization_id=org_abc --customer-keys /etc/vault/byok.json
+              vault admin verify-customer-key --context organization_id=org_abc --record-event --data-dir /var/lib/vault
             """
     )
 
@@ -33,6 +42,20 @@ struct VerifyCustomerKey: AsyncParsableCommand {
         completion: .file(extensions: ["json"])
     )
     var customerKeysFile: String?
+
+    @Flag(name: .customLong("record-event"), help: "Record each outcome as vault.byok_key.verification_completed.")
+    var recordEvent = false
+
+    @Option(
+        name: .customLong("data-dir"),
+        help: "With --record-event: the vault's data folder, its store (or with --database its root.key)."
+    )
+    var dataDirectory: String?
+
+    @OptionGroup var database: DatabaseOptions
+
+    @Option(help: "With --record-event: the environment whose events hold it.")
+    var environment = LocalVault.defaultEnvironmentID
 
     func run() async throws {
         let pairs = try context.keyContext().sortedPairs
@@ -52,12 +75,64 @@ struct VerifyCustomerKey: AsyncParsableCommand {
             FileHandle.standardError.write(Data("vault: no customer-managed key for this context in \(file)\n".utf8))
             throw ExitCode(2)
         }
+        let recorder = recordEvent ? try await openRecordingStore() : nil
         var worst: Int32 = 0
         for mapping in matching {
             let status = await Self.verify(mapping)
             worst = max(worst, status)
+            if let recorder, status != 2 { try await record(mapping, verified: status == 0, in: recorder) }
         }
+        await recorder?.close()
         if worst != 0 { throw ExitCode(worst) }
+    }
+
+    /// The store the events go to, opened shared (a running `vault serve` may hold it too).
+    private func openRecordingStore() async throws -> LocalVault {
+        let directory = dataDirectory ?? LocalVaultHome.defaultDirectory()
+        let configuration = LocalVaultConfiguration(
+            dataDirectory: directory,
+            purgesInBackground: false,
+            recordsEvents: true
+        )
+        do {
+            if let databaseURL = try database.url() {
+                try requireRootKey(configuration, command: "verify-customer-key")
+                return try await LocalVault.open(databaseURL: databaseURL, configuration: configuration)
+            }
+            guard FileManager.default.fileExists(atPath: (directory as NSString).appendingPathComponent("vault.sqlite"))
+            else {
+                FileHandle.standardError.write(
+                    Data("vault: admin verify-customer-key: there is no vault store in \(directory)\n".utf8)
+                )
+                throw ExitCode(5)
+            }
+            return try LocalVault(configuration: configuration)
+        } catch let exit as ExitCode {
+            throw exit
+        } catch {
+            adminFailure(error, command: "verify-customer-key")
+        }
+    }
+
+    /// Records one outcome, for an `organization_id` pair of a cloud key service (the events'
+    /// `key_provider` names only those).
+    private func record(_ mapping: CustomerKeyMapping, verified: Bool, in vault: LocalVault) async throws {
+        guard mapping.contextKey == "organization_id",
+            let service = CustomerKeyConfiguration.keyService(of: mapping.provider)
+        else { return }
+        do {
+            try await vault.recordCustomerKeyVerification(
+                organizationID: mapping.contextValue,
+                provider: service,
+                verified: verified,
+                environmentID: environment
+            )
+        } catch {
+            adminFailure(error, command: "verify-customer-key")
+        }
+        printLine(
+            "\(mapping.contextKey)=\(mapping.contextValue): recorded \(VaultEventType.byokKeyVerificationCompleted.rawValue)"
+        )
     }
 
     /// One round trip; prints the outcome and returns its exit status.

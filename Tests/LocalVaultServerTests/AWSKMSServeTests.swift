@@ -1,5 +1,6 @@
 import EnvelopeCrypto
 import Foundation
+import LocalVault
 import Testing
 import VaultAPI
 import WorkOSVault
@@ -189,6 +190,44 @@ struct AWSKMSServeTests {
                 #expect(refused.error.contains("insufficient permissions"))
                 #expect(refused.error.contains("AWS KMS"))
                 #expect(!(refused.output + refused.error).contains("vault-test-secret"))
+            }
+        }
+    }
+
+    @Test func verifyCustomerKeyRecordsItsOutcomeAsAnEvent() async throws {
+        try await MotoServer.with { moto in
+            try await withTemporaryDirectory { directory in
+                let arn = try await moto.kms("create")
+                let byok = try Self.writeCustomerKeys(directory, arn: arn, endpoint: moto.endpoint)
+                let data = (directory as NSString).appendingPathComponent("data")
+                let configuration = LocalVaultConfiguration(
+                    dataDirectory: data,
+                    purgesInBackground: false,
+                    recordsEvents: true
+                )
+                await (try LocalVault(configuration: configuration)).close()
+                let arguments = [
+                    "admin", "verify-customer-key", "--context", "organization_id=org_abc", "--customer-keys", byok,
+                    "--record-event", "--data-dir", data,
+                ]
+                let ok = try await VaultProcess.run(arguments, environment: Self.credentials)
+                #expect(ok.status == 0, "\(ok.error)")
+                #expect(ok.output.contains("recorded vault.byok_key.verification_completed"))
+                try await moto.kms("disable", arn)
+                #expect(try await VaultProcess.run(arguments, environment: Self.credentials).status == 3)
+
+                let vault = try LocalVault(configuration: configuration)
+                let events = try await vault.listEvents(
+                    EventListQuery(events: [.byokKeyVerificationCompleted], order: .ascending),
+                    environmentID: LocalVault.defaultEnvironmentID
+                ).data
+                await vault.close()
+                #expect(events.map(\.data.verified) == [true, false])
+                for event in events {
+                    #expect(event.data.organizationID == "org_abc")
+                    #expect(event.data.keyProvider == .awsKMS)
+                    #expect(event.data.actorID == nil)
+                }
             }
         }
     }
