@@ -126,12 +126,7 @@ final class SQLiteStorage: VaultStorage {
             throw LocalVaultError(.internalError, "cannot create or open \(path): \(String(cString: strerror(errno)))")
         }
         _ = fchmod(descriptor, 0o600)
-        closeDescriptor(descriptor)
+        close(descriptor)
         for suffix in ["-wal", "-shm"] { _ = chmod(path + suffix, 0o600) }
     }
-}
-
-/// `close(2)`, out of the type's scope, where `close` names ``VaultStorage/close()``.
-private func closeDescriptor(_ descriptor: Int32) {
-    _ = close(descriptor)
 }
