@@ -58,18 +58,24 @@ struct ServeReloadTests {
     }
 
     static let reloaded = "configuration reloaded"
+
+    /// `vault serve` whose only API key, ``first``, comes from `keys.txt` in `directory`.
+    static func serveWithKeysFile(in directory: String) async throws -> (VaultProcess, keysFile: String) {
+        let keysFile = directory + "/keys.txt"
+        try write("\(first)\n", to: keysFile)
+        let server = try await VaultProcess.serve(
+            dataDirectory: directory,
+            apiKeys: "",
+            arguments: ["--api-keys-file", keysFile]
+        )
+        return (server, keysFile)
+    }
     static let refused = "configuration reload refused"
 
     @Test("a new API key works and a removed one gets 401; requests in flight meanwhile succeed")
     func apiKeys() async throws {
         try await withTemporaryDirectory { directory in
-            let keysFile = directory + "/keys.txt"
-            try Self.write("\(Self.first)\n", to: keysFile)
-            let server = try await VaultProcess.serve(
-                dataDirectory: directory,
-                apiKeys: "",
-                arguments: ["--api-keys-file", keysFile]
-            )
+            let (server, keysFile) = try await Self.serveWithKeysFile(in: directory)
             defer { server.stop() }
             #expect(await Self.status(server, key: Self.first) == 200)
             #expect(await Self.status(server, key: Self.second) == 401)
@@ -109,13 +115,7 @@ struct ServeReloadTests {
     @Test("a bad or missing API keys file is refused with a log line; the keys in force stay")
     func badAPIKeysFile() async throws {
         try await withTemporaryDirectory { directory in
-            let keysFile = directory + "/keys.txt"
-            try Self.write("\(Self.first)\n", to: keysFile)
-            let server = try await VaultProcess.serve(
-                dataDirectory: directory,
-                apiKeys: "",
-                arguments: ["--api-keys-file", keysFile]
-            )
+            let (server, keysFile) = try await Self.serveWithKeysFile(in: directory)
             defer { server.stop() }
 
             let badLine = "pk_looks_like_a_secret_4242"
