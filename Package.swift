@@ -134,6 +134,8 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
+        // Child processes for the tests that start `vault`, openssl or python3 (not a product).
+        .target(name: "TestProcesses", path: "Tests/TestProcesses"),
         .testTarget(
             name: "EnvelopeCryptoTests",
             dependencies: ["EnvelopeCrypto"]
@@ -164,6 +166,7 @@ let package = Package(
         .testTarget(
             name: "LocalVaultServerTests",
             dependencies: [
+                "TestProcesses",
                 "WorkOSVault",
                 "VaultHTTP",
                 "LocalVaultServer",
@@ -181,6 +184,7 @@ let package = Package(
         .testTarget(
             name: "WorkOSVaultTests",
             dependencies: [
+                "TestProcesses",
                 "WorkOSVault",
                 "VaultHTTP",
                 "VaultAPI",
@@ -205,7 +209,7 @@ let package = Package(
         ),
         .testTarget(
             name: "VaultCLITests",
-            dependencies: ["vault"]
+            dependencies: ["vault", "TestProcesses"]
         ),
         .testTarget(
             name: "SystemLibraryTests",

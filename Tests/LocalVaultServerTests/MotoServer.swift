@@ -1,4 +1,5 @@
 import Foundation
+import TestProcesses
 import Testing
 
 #if canImport(Glibc)
@@ -13,12 +14,12 @@ import Darwin
 /// and Decrypt and moto 5.2.1 lacks. Keys are created and revoked through boto3
 /// (`Tests/Interop/moto_kms.py`). Stopped by ``stop()``.
 final class MotoServer: Sendable {
-    let pid: pid_t
+    let process: SpawnedProcess
     /// `http://127.0.0.1:PORT`.
     let endpoint: String
 
-    private init(pid: pid_t, endpoint: String) {
-        self.pid = pid
+    private init(process: SpawnedProcess, endpoint: String) {
+        self.process = process
         self.endpoint = endpoint
     }
 
@@ -44,27 +45,20 @@ final class MotoServer: Sendable {
         let executable = try #require(Self.executable, "moto_server is needed: scripts/bootstrap --test-tools")
         let port = try freePort()
         let logPath = FileManager.default.temporaryDirectory.appendingPathComponent("moto-\(port).log").path
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, logPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
         _ = executable  // moto is installed; its server runs through the launcher, with the same arguments
-        let program = "/usr/bin/env"
-        let arguments: [String] = [program, "python3", launcher, "-H", "127.0.0.1", "-p", "\(port)"]
-        let argv = arguments.map { strdup($0) } + [nil]
-        defer { for argument in argv { free(argument) } }
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, program, &actions, nil, argv, environ)
-        guard spawned == 0 else { throw MotoError.failed("cannot start moto_server: errno \(spawned)") }
-        let server = MotoServer(pid: pid, endpoint: "http://127.0.0.1:\(port)")
+        let process = try SpawnedProcess(
+            program: "/usr/bin/env",
+            arguments: ["python3", launcher, "-H", "127.0.0.1", "-p", "\(port)"],
+            environment: ProcessInfo.processInfo.environment,
+            standardOutput: .null,
+            standardError: .file(logPath)
+        )
+        let server = MotoServer(process: process, endpoint: "http://127.0.0.1:\(port)")
         defer { try? FileManager.default.removeItem(atPath: logPath) }
         let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline {
             if (try? await server.kms("ready")) != nil { return server }
-            var status: Int32 = 0
-            if waitpid(pid, &status, WNOHANG) == pid {
+            if !process.isRunning {
                 let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
                 throw MotoError.failed("moto_server exited: \(log)")
             }
@@ -102,17 +96,8 @@ final class MotoServer: Sendable {
 
     /// SIGTERM, then SIGKILL after 5 s; reaped either way.
     func stop() async {
-        kill(pid, SIGTERM)
-        var status: Int32 = 0
-        let deadline = ContinuousClock.now + .seconds(5)
-        while waitpid(pid, &status, WNOHANG) == 0 {
-            if ContinuousClock.now >= deadline {
-                kill(pid, SIGKILL)
-                _ = waitpid(pid, &status, 0)
-                return
-            }
-            try? await Task.sleep(for: .milliseconds(50))
-        }
+        process.signal(SIGTERM)
+        if (try? await process.waitForExit(timeout: .seconds(5))) == nil { process.forceStop() }
     }
 
     /// A port the kernel just handed out on 127.0.0.1 (free for the moment it takes to start).

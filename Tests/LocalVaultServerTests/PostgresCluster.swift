@@ -1,4 +1,5 @@
 import Foundation
+import TestProcesses
 import Testing
 
 #if canImport(Glibc)
@@ -78,45 +79,12 @@ final class PostgresCluster: Sendable {
     }
 }
 
-/// Runs a program to its end (killed after `timeout`), with its output and error output.
-///
-/// Through `posix_spawn` and `waitpid`, not Foundation's `Process`: children started by several
-/// tests at once were seen never to be reaped by it (they stayed zombies and `isRunning` true).
+/// Runs a program to its end (killed after `timeout`: status -1), with its output and error output.
 func runProgram(
     _ path: String,
     _ arguments: [String],
     timeout: Duration
 ) async throws -> (status: Int32, output: String, error: String) {
-    try await withTemporaryDirectory { directory in
-        let outputPath = (directory as NSString).appendingPathComponent("stdout")
-        let errorPath = (directory as NSString).appendingPathComponent("stderr")
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_addopen(&actions, 2, errorPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        let argv = ([path] + arguments).map { strdup($0) } + [nil]
-        defer { for argument in argv { free(argument) } }
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, path, &actions, nil, argv, environ)
-        guard spawned == 0 else { throw PostgresCluster.ClusterError.failed("cannot start \(path): errno \(spawned)") }
-        var status: Int32 = 0
-        let deadline = ContinuousClock.now + timeout
-        while waitpid(pid, &status, WNOHANG) == 0 {
-            if ContinuousClock.now >= deadline {
-                kill(pid, SIGKILL)
-                _ = waitpid(pid, &status, 0)
-                break
-            }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        // WEXITSTATUS, or 128 + the signal for a killed program.
-        let exitStatus = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-        return (
-            exitStatus,
-            (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "",
-            (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? ""
-        )
-    }
+    let finished = try await ChildProcess.run(path, arguments, timeout: timeout)
+    return (finished.status, finished.outputText, finished.error)
 }

@@ -1,28 +1,17 @@
 import Foundation
+import TestProcesses
 import Testing
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// The official WorkOS Python SDK against `vault serve` (Tests/Interop/python_sdk_interop.py).
 @Suite("Python SDK interop")
 struct PythonInteropTests {
     /// `python3` with the `workos` package, and its version.
     static let sdkVersion: String? = {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", "import importlib.metadata as m, workos; print(m.version('workos'))"]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        guard (try? process.run()) != nil else { return nil }
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { return nil }
-        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let probe = "import importlib.metadata as m, workos; print(m.version('workos'))"
+        guard let finished = try? ChildProcess.runBlocking("/usr/bin/env", ["python3", "-c", probe]),
+            finished.status == 0
+        else { return nil }
+        return finished.outputText.trimmingCharacters(in: .whitespacesAndNewlines)
     }()
 
     static let script = packageRoot.appendingPathComponent("Tests/Interop/python_sdk_interop.py").path
@@ -79,30 +68,20 @@ struct PythonInteropTests {
         )
         defer { server.stop() }
 
-        let outputPath = (directory as NSString).appendingPathComponent("interop.out")
-        _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", Self.script]
         var environment = ProcessInfo.processInfo.environment
         environment["WORKOS_BASE_URL"] = server.baseURL
         environment["WORKOS_API_KEY"] = key
         environment["WORKOS_CLIENT_ID"] = "client_test"
         environment["PYTHONUNBUFFERED"] = "1"
-        process.environment = environment
-        let output = FileHandle(forWritingAtPath: outputPath)
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let deadline = ContinuousClock.now + .seconds(240)
-        while process.isRunning, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
-        // SIGKILL: a child of Foundation.Process starts with SIGTERM blocked.
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
-
-        let transcript = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
-        let lastLine = transcript.split(separator: "\n").last.map(String.init) ?? ""
-        #expect(process.terminationStatus == 0, "\(transcript)\n--- server log ---\n\(server.standardError)")
+        let finished = try await ChildProcess.run(
+            "/usr/bin/env",
+            ["python3", Self.script],
+            environment: environment,
+            timeout: .seconds(240)
+        )
+        let transcript = finished.outputText + finished.error
+        let lastLine = finished.outputText.split(separator: "\n").last.map(String.init) ?? ""
+        #expect(finished.status == 0, "\(transcript)\n--- server log ---\n\(server.standardError)")
         #expect(lastLine.wholeMatch(of: #/python-sdk-interop: [1-9]\d* passed, 0 failed/#) != nil, "\(lastLine)")
     }
 }

@@ -37,7 +37,7 @@ struct TLSServeTests {
     @Test("https on the first line; the client completes requests given the CA, over HTTP/1.1")
     func verifiedWithTheCA() async throws {
         try await withTemporaryDirectory { directory in
-            let certificates = try TestCertificates.make(in: directory)
+            let certificates = try await TestCertificates.make(in: directory)
             let server = try await Self.serveTLS(in: directory, certificates)
             defer { server.stop() }
             #expect(server.firstLine.hasPrefix("listening on https://127.0.0.1:"), "\(server.firstLine)")
@@ -80,7 +80,7 @@ struct TLSServeTests {
     @Test("without the CA the certificate is not verified: a typed error, no request made")
     func unverifiedWithoutTheCA() async throws {
         try await withTemporaryDirectory { directory in
-            let certificates = try TestCertificates.make(in: directory)
+            let certificates = try await TestCertificates.make(in: directory)
             let server = try await Self.serveTLS(in: directory, certificates)
             defer { server.stop() }
 
@@ -90,7 +90,7 @@ struct TLSServeTests {
             #expect(error?.kind == .certificate, "\(String(describing: error))")
 
             // Another CA's file: still refused.
-            let other = try TestCertificates.make(in: directory + "/other")
+            let other = try await TestCertificates.make(in: directory + "/other")
             let otherError = await #expect(throws: HTTPTransportError.self) {
                 _ = try await CurlTransport(caFile: other.caFile).send(
                     HTTPRequest(method: "GET", url: server.baseURL + "/vault/v1/kv")
@@ -114,7 +114,7 @@ struct TLSServeTests {
     @Test("the vault CLI trusts --ca-file or $CURL_CA_BUNDLE, and nothing else it is not told to")
     func cliCAFile() async throws {
         try await withTemporaryDirectory { directory in
-            let certificates = try TestCertificates.make(in: directory)
+            let certificates = try await TestCertificates.make(in: directory)
             let server = try await Self.serveTLS(in: directory, certificates)
             defer { server.stop() }
             let client = ["WORKOS_API_KEY": Self.apiKey, "WORKOS_BASE_URL": server.baseURL]
@@ -144,27 +144,27 @@ struct TLSServeTests {
     @Test("TLS 1.2 and 1.3 are accepted, TLS 1.1 is refused")
     func minimumVersion() async throws {
         try await withTemporaryDirectory { directory in
-            let certificates = try TestCertificates.make(in: directory)
+            let certificates = try await TestCertificates.make(in: directory)
             let server = try await Self.serveTLS(in: directory, certificates)
             defer { server.stop() }
             let port = try #require(server.port)
-            func handshake(_ version: String) -> Bool {
+            func handshake(_ version: String) async -> Bool {
                 let arguments = [
                     "s_client", "-connect", "127.0.0.1:\(port)", version, "-CAfile", certificates.caFile,
                     "-verify_return_error", "-cipher", "DEFAULT@SECLEVEL=0",
                 ]
-                return (try? TestCertificates.openssl(arguments, in: directory, input: Data())) != nil
+                return (try? await TestCertificates.openssl(arguments)) != nil
             }
-            #expect(handshake("-tls1_2"))
-            #expect(handshake("-tls1_3"))
-            #expect(!handshake("-tls1_1"))
+            #expect(await handshake("-tls1_2"))
+            #expect(await handshake("-tls1_3"))
+            #expect(await !handshake("-tls1_1"))
         }
     }
 
     @Test("the connection guard stays: a connection that never starts its handshake is closed when idle")
     func guardKept() async throws {
         try await withTemporaryDirectory { directory in
-            let certificates = try TestCertificates.make(in: directory)
+            let certificates = try await TestCertificates.make(in: directory)
             let server = try await Self.serveTLS(in: directory, certificates, arguments: ["--idle-timeout", "1"])
             defer { server.stop() }
             let socket = try await RawSocket.connect(port: try #require(server.port), timeout: .seconds(15))
@@ -179,7 +179,7 @@ struct TLSServeTests {
     @Test("unusable TLS files are refused at start, as other bad configuration files are")
     func badFiles() async throws {
         try await withTemporaryDirectory { directory in
-            let certificates = try TestCertificates.make(in: directory)
+            let certificates = try await TestCertificates.make(in: directory)
             let garbage = directory + "/garbage.pem"
             try Data("not a certificate\n".utf8).write(to: URL(fileURLWithPath: garbage))
             let environment = ["VAULT_API_KEYS": Self.apiKey]

@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import TestProcesses
 import Testing
 
 #if canImport(Glibc)
@@ -79,36 +79,15 @@ final class VaultProcess: Sendable {
             withIntermediateDirectories: true,
             attributes: [.posixPermissions: 0o700]
         )
-        var ends: [Int32] = [0, 0]
-        guard pipe(&ends) == 0 else { throw SpawnedProcess.SpawnError(program: "pipe", errno: errno) }
-        // Kept from other children (the child gets its own copy as standard output).
-        for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
-        let process: SpawnedProcess
-        do {
-            defer { close(ends[1]) }
-            process = try SpawnedProcess(
-                program: launcher.first ?? binary.path,
-                arguments: launcher.isEmpty ? serveArguments : launcher.dropFirst() + [binary.path] + serveArguments,
-                environment: environment(extra.merging(["VAULT_API_KEYS": apiKeys]) { _, new in new }),
-                standardOutput: .descriptor(ends[1]),
-                standardErrorPath: standardErrorPath
-            )
-        } catch {
-            close(ends[0])
-            throw error
-        }
-
-        let gotLine = Mutex(false)
-        let watchdog = Task {
-            try await Task.sleep(for: timeout)
-            if !gotLine.withLock({ $0 }) { process.signal(SIGKILL) }
-        }
-        let line = await readLine(ends[0])
-        gotLine.withLock { $0 = true }
-        watchdog.cancel()
+        let (process, line) = try await ChildProcess.startAnnouncing(
+            launcher.first ?? binary.path,
+            launcher.isEmpty ? serveArguments : launcher.dropFirst() + [binary.path] + serveArguments,
+            environment: environment(extra.merging(["VAULT_API_KEYS": apiKeys]) { _, new in new }),
+            standardErrorPath: standardErrorPath,
+            timeout: timeout
+        )
         guard let line else {
             let log = (try? String(contentsOfFile: standardErrorPath, encoding: .utf8)) ?? ""
-            process.forceStop()
             throw VaultProcessError.noFirstLine(standardError: log)
         }
         return VaultProcess(
@@ -141,28 +120,6 @@ final class VaultProcess: Sendable {
         process.forceStop()
     }
 
-    /// Reads up to the first newline on a thread of its own (the read blocks), then closes `descriptor`.
-    private static func readLine(_ descriptor: Int32) async -> String? {
-        await withCheckedContinuation { continuation in
-            Thread.detachNewThread {
-                defer { close(descriptor) }
-                var bytes: [UInt8] = []
-                var byte: UInt8 = 0
-                while true {
-                    let count = read(descriptor, &byte, 1)
-                    if count < 0, errno == EINTR { continue }
-                    guard count == 1 else {
-                        continuation.resume(returning: nil)
-                        return
-                    }
-                    if byte == UInt8(ascii: "\n") { break }
-                    bytes.append(byte)
-                }
-                continuation.resume(returning: String(decoding: bytes, as: UTF8.self))
-            }
-        }
-    }
-
     /// Runs `vault` with `arguments` to its end (for commands that exit by themselves).
     static func run(
         _ arguments: [String],
@@ -170,27 +127,13 @@ final class VaultProcess: Sendable {
         timeout: Duration = .seconds(60)
     ) async throws -> (status: Int32, output: String, error: String) {
         let binary = try #require(binary, "the vault executable is not built: run swift build first")
-        return try await withTemporaryDirectory { directory in
-            let outputPath = (directory as NSString).appendingPathComponent("stdout")
-            let errorPath = (directory as NSString).appendingPathComponent("stderr")
-            _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
-            _ = FileManager.default.createFile(atPath: errorPath, contents: nil)
-            let process = try SpawnedProcess(
-                program: binary.path,
-                arguments: arguments,
-                environment: environment(extra),
-                standardOutput: .file(outputPath),
-                standardErrorPath: errorPath
-            )
-            if try await process.waitForExit(timeout: timeout) == nil { process.forceStop() }
-            let ended = process.termination
-            return (
-                // The exit status, or 128 + the signal, as a shell reports it.
-                ended.map { $0.reason == .exit ? $0.status : 128 + $0.status } ?? -1,
-                (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "",
-                (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? ""
-            )
-        }
+        let finished = try await ChildProcess.run(
+            binary.path,
+            arguments,
+            environment: environment(extra),
+            timeout: timeout
+        )
+        return (finished.status, finished.outputText, finished.error)
     }
 }
 

@@ -16,8 +16,8 @@ struct AdminDatabaseCLITests {
     static let apiKey = "sk_test_admin_db"
 
     /// `vault serve --database url` with the root key `rootKey` (base64).
-    static func serve(_ url: String, rootKey: String = Self.rootKey) throws -> ListeningProcess {
-        try ListeningProcess.vaultServe(
+    static func serve(_ url: String, rootKey: String = Self.rootKey) async throws -> ListeningProcess {
+        try await ListeningProcess.vaultServe(
             apiKeys: apiKey,
             arguments: ["--database", url],
             environment: ["VAULT_ROOT_KEY": rootKey]
@@ -29,22 +29,22 @@ struct AdminDatabaseCLITests {
         ["WORKOS_API_KEY": apiKey, "WORKOS_BASE_URL": server.baseURL]
     }
 
-    @Test func rotateKEKThenRewrapThenRetireOnADatabase() throws {
-        let url = try CLITestDatabase.create()
+    @Test func rotateKEKThenRewrapThenRetireOnADatabase() async throws {
+        let url = try await CLITestDatabase.create()
         defer { CLITestDatabase.drop(url) }
         let cli = VaultCLITests()
         defer { try? FileManager.default.removeItem(atPath: cli.home) }
         let key = ["VAULT_ROOT_KEY": Self.rootKey]
 
-        let first = try Self.serve(url)
+        let first = try await Self.serve(url)
         let client = Self.client(of: first)
-        let created = try cli.vault(
+        let created = try await cli.vault(
             ["kv", "create", "db/password", "--context", "organization_id=org_1"],
             input: "hunter2",
             environment: client
         )
         #expect(created.status == 0, "\(created.stderr)")
-        let encrypted = try cli.vault(
+        let encrypted = try await cli.vault(
             ["encrypt", "--context", "organization_id=org_1"],
             input: "4242",
             environment: client
@@ -53,7 +53,7 @@ struct AdminDatabaseCLITests {
         let blob = encrypted.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         first.stop()
 
-        let rotated = try cli.vault(
+        let rotated = try await cli.vault(
             ["admin", "rotate-kek", "--context", "organization_id=org_1", "--database", url],
             environment: key
         )
@@ -61,14 +61,14 @@ struct AdminDatabaseCLITests {
         #expect(rotated.stdout.contains("rotated key-encrypting keys in the database postgres://"))
         #expect(rotated.stdout.contains("organization_id=org_1: now version 2"))
 
-        let refused = try cli.vault(
+        let refused = try await cli.vault(
             ["admin", "retire-kek-versions", "--context", "organization_id=org_1", "--below", "2", "--database", url],
             environment: key
         )
         #expect(refused.status == 2)
         #expect(refused.stderr.contains("refused: 1 stored object versions still use a version below 2"))
 
-        let rewrapped = try cli.vault(
+        let rewrapped = try await cli.vault(
             ["admin", "rewrap"],
             environment: key.merging(["VAULT_DATABASE_URL": url]) { $1 }
         )
@@ -76,32 +76,36 @@ struct AdminDatabaseCLITests {
         #expect(rewrapped.stdout.contains("re-wrapped: 1"))
         #expect(rewrapped.stderr.contains("1 versions read, 1 re-wrapped"))
 
-        let retired = try cli.vault(
+        let retired = try await cli.vault(
             ["admin", "retire-kek-versions", "--context", "organization_id=org_1", "--below", "2", "--database", url],
             environment: key
         )
         #expect(retired.status == 0, "\(retired.stderr)")
         #expect(retired.stdout.contains("retired 1 key-encrypting key versions below 2"))
 
-        let second = try Self.serve(url)
+        let second = try await Self.serve(url)
         defer { second.stop() }
         let again = Self.client(of: second)
-        #expect(try cli.vault(["kv", "get", "--name", "db/password"], environment: again).stdout == "hunter2\n")
-        let old = try cli.vault(["decrypt"], input: blob, environment: again)
+        #expect(try await cli.vault(["kv", "get", "--name", "db/password"], environment: again).stdout == "hunter2\n")
+        let old = try await cli.vault(["decrypt"], input: blob, environment: again)
         #expect(old.status != 0)
         #expect(!old.stdout.contains("4242"))
-        let fresh = try cli.vault(["encrypt", "--context", "organization_id=org_1"], input: "77", environment: again)
+        let fresh = try await cli.vault(
+            ["encrypt", "--context", "organization_id=org_1"],
+            input: "77",
+            environment: again
+        )
         let freshBlob = fresh.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        #expect(try cli.vault(["decrypt"], input: freshBlob, environment: again).stdout == "77")
+        #expect(try await cli.vault(["decrypt"], input: freshBlob, environment: again).stdout == "77")
     }
 
-    @Test func rotateRootKeyOnADatabaseReplacesRootKeyFile() throws {
-        let url = try CLITestDatabase.create()
+    @Test func rotateRootKeyOnADatabaseReplacesRootKeyFile() async throws {
+        let url = try await CLITestDatabase.create()
         defer { CLITestDatabase.drop(url) }
         let cli = VaultCLITests()
         defer { try? FileManager.default.removeItem(atPath: cli.home) }
-        let first = try Self.serve(url)
-        let created = try cli.vault(
+        let first = try await Self.serve(url)
+        let created = try await cli.vault(
             ["kv", "create", "db/password", "--context", "organization_id=org_1"],
             input: "hunter2",
             environment: Self.client(of: first)
@@ -116,10 +120,12 @@ struct AdminDatabaseCLITests {
         try oldKey.write(to: URL(fileURLWithPath: keyPath))
         try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: keyPath)
 
-        let missing = try cli.vault(["admin", "rotate-root-key", "--database", url, "--data-dir", cli.home + "/none"])
+        let missing = try await cli.vault([
+            "admin", "rotate-root-key", "--database", url, "--data-dir", cli.home + "/none",
+        ])
         #expect(missing.status == 5)
         #expect(missing.stderr.contains("there is no root key at"))
-        let rotated = try cli.vault(["admin", "rotate-root-key", "--database", url, "--data-dir", folder])
+        let rotated = try await cli.vault(["admin", "rotate-root-key", "--database", url, "--data-dir", folder])
 
         #expect(rotated.status == 0, "\(rotated.stderr)")
         #expect(rotated.stdout.contains("rotated the root key of the database postgres://"))
@@ -131,17 +137,17 @@ struct AdminDatabaseCLITests {
             #expect(!output.contains(newKey.base64EncodedString()))
             #expect(!output.contains(Self.rootKey))
         }
-        let second = try Self.serve(url, rootKey: newKey.base64EncodedString())
+        let second = try await Self.serve(url, rootKey: newKey.base64EncodedString())
         defer { second.stop() }
-        let read = try cli.vault(["kv", "get", "--name", "db/password"], environment: Self.client(of: second))
+        let read = try await cli.vault(["kv", "get", "--name", "db/password"], environment: Self.client(of: second))
         #expect(read.stdout == "hunter2\n", "\(read.stderr)")
-        #expect(throws: ListeningProcessError.self) { try Self.serve(url, rootKey: Self.rootKey) }
+        await #expect(throws: ListeningProcessError.self) { try await Self.serve(url, rootKey: Self.rootKey) }
     }
 
-    @Test func adminCommandsAreRefusedWhileVaultServeRunsOnTheDatabase() throws {
-        let url = try CLITestDatabase.create()
+    @Test func adminCommandsAreRefusedWhileVaultServeRunsOnTheDatabase() async throws {
+        let url = try await CLITestDatabase.create()
         defer { CLITestDatabase.drop(url) }
-        let server = try Self.serve(url)
+        let server = try await Self.serve(url)
         defer { server.stop() }
         let cli = VaultCLITests()
         defer { try? FileManager.default.removeItem(atPath: cli.home) }
@@ -153,7 +159,7 @@ struct AdminDatabaseCLITests {
             ["admin", "retire-kek-versions", "--context", "organization_id=org_1", "--below", "2"],
             ["admin", "rotate-root-key", "--new-key-file", newKeyFile],
         ] {
-            let refused = try cli.vault(arguments + ["--database", url], environment: key)
+            let refused = try await cli.vault(arguments + ["--database", url], environment: key)
             #expect(refused.status == 5, "\(arguments[1]): \(refused.stderr)")
             #expect(
                 refused.stderr.contains("is open in another process (a running vault serve?): stop it first"),

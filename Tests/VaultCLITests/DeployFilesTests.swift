@@ -1,4 +1,5 @@
 import Foundation
+import TestProcesses
 import Testing
 
 /// The examples in `deploy/` (not built in CI): the Dockerfile and the systemd unit have the
@@ -26,22 +27,13 @@ import Testing
     }
 
     /// `vault serve --help`, from the built binary.
-    static func serveHelp() throws -> String {
-        let process = Process()
-        process.executableURL = VaultCLITests.binary
-        process.arguments = ["serve", "--help"]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
+    static func serveHelp() async throws -> String {
+        try await ChildProcess.run(VaultCLITests.binary.path, ["serve", "--help"]).outputText
     }
 
     /// The `--flags` among `words` that `vault serve --help` does not list.
-    static func unknownFlags(in words: [String]) throws -> [String] {
-        let help = try serveHelp()
+    static func unknownFlags(in words: [String]) async throws -> [String] {
+        let help = try await serveHelp()
         #expect(help.contains("--port"), "no usable help output")
         return words.filter { $0.hasPrefix("--") }.filter { flag in
             ![" ", ",", "\n", "="].contains { help.contains(flag + $0) }
@@ -59,7 +51,7 @@ import Testing
     }
 
     @Test("Dockerfile: a Swift build stage, a slim runtime stage, a user that is not root, vault serve")
-    func dockerfile() throws {
+    func dockerfile() async throws {
         let instructions = try Self.logicalLines("Dockerfile").map { line in
             let parts = line.split(separator: " ", maxSplits: 1)
             return Instruction(
@@ -95,11 +87,11 @@ import Testing
         #expect(command.firstIndex(of: "--port").map { command[$0 + 1] } == exposed)
         #expect(command.firstIndex(of: "--host").map { command[$0 + 1] } == "0.0.0.0")
         #expect(command.contains("--tls-cert") && command.contains("--tls-key"))
-        #expect(try Self.unknownFlags(in: command) == [])
+        #expect(try await Self.unknownFlags(in: command) == [])
     }
 
     @Test("vault.service: a non-root user, vault serve, reload with SIGHUP, hardening")
-    func systemdUnit() throws {
+    func systemdUnit() async throws {
         var sections: [String: [(key: String, value: String)]] = [:]
         var current = ""
         for line in try Self.logicalLines("vault.service") {
@@ -121,7 +113,7 @@ import Testing
         #expect(!user.isEmpty && user != "root" && user != "0")
         let start = try #require(value("ExecStart")).split(separator: " ").map(String.init)
         #expect(start.count > 2 && start[0].hasSuffix("/vault") && start[1] == "serve")
-        #expect(try Self.unknownFlags(in: start) == [])
+        #expect(try await Self.unknownFlags(in: start) == [])
         #expect(value("ExecReload")?.contains("kill -HUP $MAINPID") == true)
         #expect(value("Restart") == "on-failure")
         #expect(value("NoNewPrivileges") == "yes")

@@ -28,15 +28,16 @@ struct DoctorCLITests {
     }
 
     /// No object named like a canary is left behind.
-    func expectCanaryGone(environment: [String: String], sourceLocation: SourceLocation = #_sourceLocation) throws {
-        let listed = try cli.vault(["kv", "list"], environment: environment)
+    func expectCanaryGone(environment: [String: String], sourceLocation: SourceLocation = #_sourceLocation) async throws
+    {
+        let listed = try await cli.vault(["kv", "list"], environment: environment)
         #expect(listed.status == 0, sourceLocation: sourceLocation)
         #expect(!listed.stdout.contains("vault-doctor-"), sourceLocation: sourceLocation)
     }
 
-    @Test func everyStepPassesOnTheEmbeddedStore() throws {
+    @Test func everyStepPassesOnTheEmbeddedStore() async throws {
         defer { try? FileManager.default.removeItem(atPath: cli.home) }
-        let result = try cli.vault(["doctor"])
+        let result = try await cli.vault(["doctor"])
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         #expect(result.stdout.contains("✔ api_key: WORKOS_API_KEY is not set: the embedded store is in use"))
         #expect(result.stdout.contains("✔ backend: the embedded store in \(cli.home)"))
@@ -47,12 +48,14 @@ struct DoctorCLITests {
         #expect(result.stdout.contains("all checks passed"))
         #expect(!result.stdout.contains("✘"))
         expectNoCanary(result)
-        try expectCanaryGone(environment: [:])
+        try await expectCanaryGone(environment: [:])
     }
 
-    @Test func theJSONReportParsesAndNamesEveryStep() throws {
+    @Test func theJSONReportParsesAndNamesEveryStep() async throws {
         defer { try? FileManager.default.removeItem(atPath: cli.home) }
-        let result = try cli.vault(["doctor", "--json", "--context", "organization_id=org_json", "--context", "a=b"])
+        let result = try await cli.vault([
+            "doctor", "--json", "--context", "organization_id=org_json", "--context", "a=b",
+        ])
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         let (ok, steps) = try report(result)
         #expect(ok)
@@ -63,14 +66,14 @@ struct DoctorCLITests {
         }
         #expect(steps.first { $0["name"] == "create" }?["detail"]?.contains("a=b organization_id=org_json") == true)
         expectNoCanary(result)
-        try expectCanaryGone(environment: [:])
+        try await expectCanaryGone(environment: [:])
     }
 
-    @Test func aLiveServerWithAValidKeyPasses() throws {
-        let server = try ListeningProcess.vaultServe(apiKeys: Self.validKey)
+    @Test func aLiveServerWithAValidKeyPasses() async throws {
+        let server = try await ListeningProcess.vaultServe(apiKeys: Self.validKey)
         defer { server.stop() }
         let environment = ["WORKOS_API_KEY": Self.validKey, "WORKOS_BASE_URL": server.baseURL]
-        let result = try cli.vault(["doctor"], environment: environment)
+        let result = try await cli.vault(["doctor"], environment: environment)
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         #expect(result.stdout.contains("✔ api_key: WORKOS_API_KEY is set and starts with sk_ (sk_…9f3a)"))
         #expect(result.stdout.contains("! client_id: WORKOS_CLIENT_ID is not set"))
@@ -80,9 +83,9 @@ struct DoctorCLITests {
         #expect(result.stdout.contains("✔ key_management: Vault-managed"))
         #expect(!result.stdout.contains(Self.validKey) && !result.stderr.contains(Self.validKey))
         expectNoCanary(result)
-        try expectCanaryGone(environment: environment)
+        try await expectCanaryGone(environment: environment)
 
-        let withClient = try cli.vault(
+        let withClient = try await cli.vault(
             ["doctor", "--json"],
             environment: environment.merging(["WORKOS_CLIENT_ID": "client_doctor_test_01234567"]) { $1 }
         )
@@ -91,14 +94,14 @@ struct DoctorCLITests {
         #expect(ok)
         #expect(steps.allSatisfy { $0["status"] == "pass" }, "\(steps)")
         #expect(!withClient.stdout.contains("client_doctor_test_01234567"))
-        try expectCanaryGone(environment: environment)
+        try await expectCanaryGone(environment: environment)
     }
 
-    @Test func aWrongKeyExitsThreeAndIsNotPrinted() throws {
-        let server = try ListeningProcess.vaultServe(apiKeys: Self.validKey)
+    @Test func aWrongKeyExitsThreeAndIsNotPrinted() async throws {
+        let server = try await ListeningProcess.vaultServe(apiKeys: Self.validKey)
         defer { server.stop() }
         let wrongKey = "sk_test_doctor_wrong_key_77c1"
-        let result = try cli.vault(
+        let result = try await cli.vault(
             ["doctor", "--json"],
             environment: ["WORKOS_API_KEY": wrongKey, "WORKOS_BASE_URL": server.baseURL]
         )
@@ -113,8 +116,8 @@ struct DoctorCLITests {
         #expect(result.stdout.contains("sk_…77c1"))
     }
 
-    @Test func aClosedPortExitsFive() throws {
-        let result = try cli.vault(
+    @Test func aClosedPortExitsFive() async throws {
+        let result = try await cli.vault(
             ["doctor"],
             environment: [
                 "WORKOS_API_KEY": Self.validKey, "WORKOS_BASE_URL": "http://127.0.0.1:1", "WORKOS_REQUEST_TIMEOUT": "5",
@@ -125,19 +128,19 @@ struct DoctorCLITests {
         #expect(result.stdout.contains("- create: not run"))
     }
 
-    @Test func aKeyWithoutSkIsAConfigurationFailureAndIsNotPrinted() throws {
+    @Test func aKeyWithoutSkIsAConfigurationFailureAndIsNotPrinted() async throws {
         let badKey = "pk_doctor_not_a_secret_key"
-        let result = try cli.vault(["doctor"], environment: ["WORKOS_API_KEY": badKey])
+        let result = try await cli.vault(["doctor"], environment: ["WORKOS_API_KEY": badKey])
         #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
         #expect(result.stdout.contains("✘ api_key: WORKOS_API_KEY is set but does not start with sk_"))
         #expect(!result.stdout.contains(badKey) && !result.stderr.contains(badKey))
 
-        let noKey = try cli.vault(["doctor"], environment: ["WORKOS_BASE_URL": "http://127.0.0.1:1"])
+        let noKey = try await cli.vault(["doctor"], environment: ["WORKOS_BASE_URL": "http://127.0.0.1:1"])
         #expect(noKey.status == 1)
         #expect(noKey.stdout.contains("✘ api_key: WORKOS_API_KEY is not set but WORKOS_BASE_URL is"))
     }
 
-    @Test func aCustomerManagedKeyIsReported() throws {
+    @Test func aCustomerManagedKeyIsReported() async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("vault-byok-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
@@ -154,27 +157,30 @@ struct DoctorCLITests {
               "key_id": "cmk_doctor_test", "provider": "file", "path": "org_byok.key"}]}
             """#.utf8
         ).write(to: configuration)
-        let server = try ListeningProcess.vaultServe(
+        let server = try await ListeningProcess.vaultServe(
             apiKeys: Self.validKey,
             arguments: ["--customer-keys", configuration.path]
         )
         defer { server.stop() }
         let environment = ["WORKOS_API_KEY": Self.validKey, "WORKOS_BASE_URL": server.baseURL]
 
-        let byok = try cli.vault(["doctor", "--context", "organization_id=org_byok"], environment: environment)
+        let byok = try await cli.vault(["doctor", "--context", "organization_id=org_byok"], environment: environment)
         #expect(byok.status == 0, "\(byok.stdout)\(byok.stderr)")
         #expect(byok.stdout.contains("✔ key_management: customer-managed key (BYOK): cmk_doctor_test"))
-        let managed = try cli.vault(["doctor", "--context", "organization_id=org_other"], environment: environment)
+        let managed = try await cli.vault(
+            ["doctor", "--context", "organization_id=org_other"],
+            environment: environment
+        )
         #expect(managed.status == 0)
         #expect(managed.stdout.contains("✔ key_management: Vault-managed"))
-        try expectCanaryGone(environment: environment)
+        try await expectCanaryGone(environment: environment)
     }
 
-    @Test func anEmbeddedStoreUnderAnotherRootKeyExitsFive() throws {
+    @Test func anEmbeddedStoreUnderAnotherRootKeyExitsFive() async throws {
         defer { try? FileManager.default.removeItem(atPath: cli.home) }
-        #expect(try cli.vault(["doctor"]).status == 0)
+        #expect(try await cli.vault(["doctor"]).status == 0)
         let otherKey = Data((0..<32).map { UInt8($0) }).base64EncodedString()
-        let result = try cli.vault(["doctor"], environment: ["VAULT_ROOT_KEY": otherKey])
+        let result = try await cli.vault(["doctor"], environment: ["VAULT_ROOT_KEY": otherKey])
         #expect(result.status == 5, "\(result.stdout)\(result.stderr)")
         #expect(result.stdout.contains("✘ connection: could not open the client"))
         #expect(!result.stdout.contains(otherKey) && !result.stderr.contains(otherKey))
@@ -184,12 +190,12 @@ struct DoctorCLITests {
     static let canRunProxy = ListeningProcess.hasPython3 || ProcessInfo.processInfo.environment["CI"] == "true"
 
     @Test(.enabled(if: canRunProxy, "needs python3 for Tests/Interop/workos_like_proxy.py"))
-    func aServerWithoutVersionNumbersIsCheckedByVersionID() throws {
-        let server = try ListeningProcess.vaultServe(apiKeys: Self.validKey)
+    func aServerWithoutVersionNumbersIsCheckedByVersionID() async throws {
+        let server = try await ListeningProcess.vaultServe(apiKeys: Self.validKey)
         defer { server.stop() }
-        let proxy = try ListeningProcess.workOSLikeProxy(upstream: server.baseURL)
+        let proxy = try await ListeningProcess.workOSLikeProxy(upstream: server.baseURL)
         defer { proxy.stop() }
-        let result = try cli.vault(
+        let result = try await cli.vault(
             ["doctor"],
             environment: ["WORKOS_API_KEY": Self.validKey, "WORKOS_BASE_URL": proxy.baseURL]
         )
@@ -201,16 +207,16 @@ struct DoctorCLITests {
         )
         #expect(result.stdout.contains("✔ describe: metadata without the value: the new version id"))
         expectNoCanary(result)
-        try expectCanaryGone(environment: ["WORKOS_API_KEY": Self.validKey, "WORKOS_BASE_URL": server.baseURL])
+        try await expectCanaryGone(environment: ["WORKOS_API_KEY": Self.validKey, "WORKOS_BASE_URL": server.baseURL])
     }
 
     @Test(.enabled(if: canRunProxy, "needs python3 for Tests/Interop/workos_like_proxy.py"))
-    func theCanaryIsDeletedWhenALaterStepFails() throws {
-        let server = try ListeningProcess.vaultServe(apiKeys: Self.validKey)
+    func theCanaryIsDeletedWhenALaterStepFails() async throws {
+        let server = try await ListeningProcess.vaultServe(apiKeys: Self.validKey)
         defer { server.stop() }
-        let proxy = try ListeningProcess.workOSLikeProxy(upstream: server.baseURL, failUpdates: true)
+        let proxy = try await ListeningProcess.workOSLikeProxy(upstream: server.baseURL, failUpdates: true)
         defer { proxy.stop() }
-        let result = try cli.vault(
+        let result = try await cli.vault(
             ["doctor", "--json"],
             environment: ["WORKOS_API_KEY": Self.validKey, "WORKOS_BASE_URL": proxy.baseURL]
         )
@@ -223,11 +229,11 @@ struct DoctorCLITests {
         #expect(statuses["cleanup"] == "pass", "the canary is deleted after the failed step")
         #expect(statuses["round_trip"] == "pass", "the key steps still run")
         expectNoCanary(result)
-        try expectCanaryGone(environment: ["WORKOS_API_KEY": Self.validKey, "WORKOS_BASE_URL": server.baseURL])
+        try await expectCanaryGone(environment: ["WORKOS_API_KEY": Self.validKey, "WORKOS_BASE_URL": server.baseURL])
     }
 
-    @Test func helpHasExamples() throws {
-        let help = try cli.vault(["doctor", "--help"])
+    @Test func helpHasExamples() async throws {
+        let help = try await cli.vault(["doctor", "--help"])
         #expect(help.status == 0)
         #expect(help.stdout.contains("Example"))
         #expect(help.stdout.contains("--context"))

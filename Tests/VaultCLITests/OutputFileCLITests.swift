@@ -18,8 +18,8 @@ extension VaultCLITests {
     }
 
     /// A layout-A blob of `plaintext` made with the embedded store.
-    func encryptedBlob(_ plaintext: String) throws -> String {
-        let encrypted = try vault(["encrypt", "--context", "organization_id=org_1"], input: plaintext)
+    func encryptedBlob(_ plaintext: String) async throws -> String {
+        let encrypted = try await vault(["encrypt", "--context", "organization_id=org_1"], input: plaintext)
         try #require(encrypted.status == 0)
         return encrypted.stdout
     }
@@ -34,7 +34,7 @@ extension VaultCLITests {
 
     #if os(Linux)
     @Test(.enabled(if: isRoot, "mknod needs root"))
-    func aCharacterDeviceIsWrittenThroughNotReplaced() throws {
+    func aCharacterDeviceIsWrittenThroughNotReplaced() async throws {
         let folder = try scratchFolder()
         defer {
             try? FileManager.default.removeItem(atPath: folder)
@@ -44,8 +44,8 @@ extension VaultCLITests {
         // A character device with /dev/null's numbers (1, 3), made here: the real one is never touched.
         try #require(mknod(device, S_IFCHR | 0o666, 0x0103) == 0)
         try #require(chmod(device, 0o666) == 0)
-        let blob = try encryptedBlob("written to a device")
-        let decrypted = try vault(["decrypt", "--out", device], input: blob)
+        let blob = try await encryptedBlob("written to a device")
+        let decrypted = try await vault(["decrypt", "--out", device], input: blob)
         #expect(decrypted.status == 0, "\(decrypted.stderr)")
         var status = stat()
         try #require(lstat(device, &status) == 0)
@@ -56,7 +56,7 @@ extension VaultCLITests {
     }
     #endif
 
-    @Test func aFIFOIsWrittenThroughToItsReader() throws {
+    @Test func aFIFOIsWrittenThroughToItsReader() async throws {
         let folder = try scratchFolder()
         defer {
             try? FileManager.default.removeItem(atPath: folder)
@@ -69,8 +69,8 @@ extension VaultCLITests {
         let reader = open(fifo, O_RDWR | O_NONBLOCK)
         try #require(reader >= 0)
         defer { close(reader) }
-        let blob = try encryptedBlob("through the pipe")
-        let decrypted = try vault(["decrypt", "--out", fifo], input: blob)
+        let blob = try await encryptedBlob("through the pipe")
+        let decrypted = try await vault(["decrypt", "--out", fifo], input: blob)
         #expect(decrypted.status == 0, "\(decrypted.stderr)")
         var buffer = [UInt8](repeating: 0, count: 4096)
         let count = read(reader, &buffer, buffer.count)
@@ -79,29 +79,29 @@ extension VaultCLITests {
     }
 
     #if os(Linux)
-    @Test func standardOutputByNameAndThroughALinkIsWrittenThrough() throws {
+    @Test func standardOutputByNameAndThroughALinkIsWrittenThrough() async throws {
         let folder = try scratchFolder()
         defer {
             try? FileManager.default.removeItem(atPath: folder)
             try? FileManager.default.removeItem(atPath: home)
         }
-        let blob = try encryptedBlob("to standard output")
+        let blob = try await encryptedBlob("to standard output")
         // /proc/self/fd/1 rather than /dev/stdout: run on a build that replaces files, this test
         // must fail without touching /dev.
-        let byName = try vault(["decrypt", "--out", "/proc/self/fd/1"], input: blob)
+        let byName = try await vault(["decrypt", "--out", "/proc/self/fd/1"], input: blob, outputThroughPipe: true)
         #expect(byName.status == 0, "\(byName.stderr)")
         #expect(byName.stdout == "to standard output")
         // A link to a pipe (here, `vault`'s own standard output) is followed and written through.
         let link = folder + "/stdout"
         try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: "/proc/self/fd/1")
-        let throughLink = try vault(["decrypt", "--out", link], input: blob)
+        let throughLink = try await vault(["decrypt", "--out", link], input: blob, outputThroughPipe: true)
         #expect(throughLink.status == 0, "\(throughLink.stderr)")
         #expect(throughLink.stdout == "to standard output")
         #expect(Self.fileType(link) == S_IFLNK)
     }
     #endif
 
-    @Test func aSymbolicLinkToARegularFileIsRefused() throws {
+    @Test func aSymbolicLinkToARegularFileIsRefused() async throws {
         let folder = try scratchFolder()
         defer {
             try? FileManager.default.removeItem(atPath: folder)
@@ -113,9 +113,9 @@ extension VaultCLITests {
         try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: target)
         let dangling = folder + "/dangling"
         try FileManager.default.createSymbolicLink(atPath: dangling, withDestinationPath: folder + "/nothing")
-        let blob = try encryptedBlob("secret")
+        let blob = try await encryptedBlob("secret")
         for path in [link, dangling, folder] {
-            let refused = try vault(["decrypt", "--out", path], input: blob)
+            let refused = try await vault(["decrypt", "--out", path], input: blob)
             #expect(refused.status == 1, "\(path)")
             #expect(!refused.stderr.contains(path), "the error names the rule, not the path")
         }
@@ -125,7 +125,7 @@ extension VaultCLITests {
         #expect(Self.fileType(folder + "/nothing") == nil, "a dangling link's target was created")
     }
 
-    @Test func anExistingFileIsReplacedAtomicallyByAPrivateOne() throws {
+    @Test func anExistingFileIsReplacedAtomicallyByAPrivateOne() async throws {
         let folder = try scratchFolder()
         defer {
             try? FileManager.default.removeItem(atPath: folder)
@@ -136,7 +136,7 @@ extension VaultCLITests {
         try #require(chmod(path, 0o644) == 0)
         var before = stat()
         try #require(lstat(path, &before) == 0)
-        let decrypted = try vault(["decrypt", "--out", path], input: try encryptedBlob("new secret"))
+        let decrypted = try await vault(["decrypt", "--out", path], input: try await encryptedBlob("new secret"))
         #expect(decrypted.status == 0, "\(decrypted.stderr)")
         var after = stat()
         try #require(lstat(path, &after) == 0)
@@ -147,13 +147,13 @@ extension VaultCLITests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder) == ["plain.txt"])
     }
 
-    @Test func tamperedWrappedKeysOrAForcedWrongLayoutExitWithDecryptionFailure() throws {
+    @Test func tamperedWrappedKeysOrAForcedWrongLayoutExitWithDecryptionFailure() async throws {
         defer { try? FileManager.default.removeItem(atPath: home) }
         // A layout-A blob (IV 12, tag 16, LEB128 length, keys) whose first byte, read as layout B's
         // length, fits: forced into B it parses, and its "wrapped keys" are bytes of the IV.
         var blob: [UInt8] = []
         for _ in 0..<40 {
-            blob = try Self.decoded(try encryptedBlob("secret"))
+            blob = try await Self.decoded(encryptedBlob("secret"))
             if (1..<0x80).contains(blob[0]), blob.count - 1 - Int(blob[0]) >= 28 { break }
         }
         try #require((1..<0x80).contains(blob[0]))
@@ -163,23 +163,26 @@ extension VaultCLITests {
 
         var tampered = blob
         tampered[keysStart + keysCount - 1] ^= 0x01
-        let altered = try vault(["decrypt"], input: Data(tampered).base64EncodedString())
+        let altered = try await vault(["decrypt"], input: Data(tampered).base64EncodedString())
         #expect(altered.status == 4, "\(altered.stderr)")
 
-        let forced = try vault(["decrypt", "--layout", "b"], input: Data(blob).base64EncodedString())
+        let forced = try await vault(["decrypt", "--layout", "b"], input: Data(blob).base64EncodedString())
         #expect(forced.status == 4, "\(forced.stderr)")
         // Forced into A', the blob either does not fit (malformed) or carries foreign keys: 4 either way.
-        let forcedLegacy = try vault(["decrypt", "--layout", "legacy-a"], input: Data(blob).base64EncodedString())
+        let forcedLegacy = try await vault(
+            ["decrypt", "--layout", "legacy-a"],
+            input: Data(blob).base64EncodedString()
+        )
         #expect(forcedLegacy.status == 4, "\(forcedLegacy.stderr)")
 
         var alteredKeys = keys
         alteredKeys[keys.count - 1] ^= 0x01
-        let unwrapped = try vault(["keys", "decrypt"], input: Data(alteredKeys).base64EncodedString())
+        let unwrapped = try await vault(["keys", "decrypt"], input: Data(alteredKeys).base64EncodedString())
         #expect(unwrapped.status == 4, "\(unwrapped.stderr)")
-        #expect(try vault(["keys", "decrypt"], input: Data(keys).base64EncodedString()).status == 0)
+        #expect(try await vault(["keys", "decrypt"], input: Data(keys).base64EncodedString()).status == 0)
     }
 
-    static func decoded(_ base64: String) throws -> [UInt8] {
+    static func decoded(_ base64: String) async throws -> [UInt8] {
         try #require(Data(base64Encoded: base64.trimmingCharacters(in: .whitespacesAndNewlines))).map { $0 }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import TestProcesses
 import Testing
 
 /// The `vault` binary as a user runs it: exit codes, output, the embedded default.
@@ -16,35 +17,31 @@ struct VaultCLITests {
 
     let home = FileManager.default.temporaryDirectory.appendingPathComponent("vault-cli-\(UUID().uuidString)").path
 
-    func vault(_ arguments: [String], input: String = "", environment: [String: String] = [:]) throws -> Result {
-        let process = Process()
-        process.executableURL = Self.binary
-        process.arguments = arguments
+    /// Runs the binary in this test's `VAULT_HOME`; its standard output is a file unless
+    /// `outputThroughPipe`.
+    func vault(
+        _ arguments: [String],
+        input: String = "",
+        environment: [String: String] = [:],
+        outputThroughPipe: Bool = false
+    ) async throws -> Result {
         var base = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("WORKOS_") }
         base["VAULT_HOME"] = home
-        process.environment = base.merging(environment) { _, new in new }
-        let (stdin, stdout, stderr) = (Pipe(), Pipe(), Pipe())
-        process.standardInput = stdin
-        process.standardOutput = stdout
-        process.standardError = stderr
-        try process.run()
-        stdin.fileHandleForWriting.write(Data(input.utf8))
-        try stdin.fileHandleForWriting.close()
-        let out = stdout.fileHandleForReading.readDataToEndOfFile()
-        let err = stderr.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Result(
-            status: process.terminationStatus,
-            stdout: String(decoding: out, as: UTF8.self),
-            stderr: String(decoding: err, as: UTF8.self)
+        let finished = try await ChildProcess.run(
+            Self.binary.path,
+            arguments,
+            environment: base.merging(environment) { _, new in new },
+            input: Data(input.utf8),
+            outputThroughPipe: outputThroughPipe
         )
+        return Result(status: finished.status, stdout: finished.outputText, stderr: finished.error)
     }
 
-    @Test func anEmbeddedStoreUnderAnotherRootKeyIsRefusedAsAServiceFailure() throws {
+    @Test func anEmbeddedStoreUnderAnotherRootKeyIsRefusedAsAServiceFailure() async throws {
         defer { try? FileManager.default.removeItem(atPath: home) }
-        #expect(try vault(["encrypt", "--context", "organization_id=org_1"], input: "4242").status == 0)
+        #expect(try await vault(["encrypt", "--context", "organization_id=org_1"], input: "4242").status == 0)
         let otherKey = Data((0..<32).map { UInt8($0) }).base64EncodedString()
-        let refused = try vault(
+        let refused = try await vault(
             ["encrypt", "--context", "organization_id=org_1"],
             input: "4242",
             environment: ["VAULT_ROOT_KEY": otherKey]
@@ -54,9 +51,12 @@ struct VaultCLITests {
         #expect(!refused.stderr.contains(otherKey))
     }
 
-    @Test func encryptDecryptAndRekeyOnTheEmbeddedDefault() throws {
+    @Test func encryptDecryptAndRekeyOnTheEmbeddedDefault() async throws {
         defer { try? FileManager.default.removeItem(atPath: home) }
-        let encrypted = try vault(["encrypt", "--context", "organization_id=org_1", "--aad", "u1"], input: "4242 4242")
+        let encrypted = try await vault(
+            ["encrypt", "--context", "organization_id=org_1", "--aad", "u1"],
+            input: "4242 4242"
+        )
         #expect(encrypted.status == 0)
         let blob = encrypted.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(!blob.contains("4242"))
@@ -65,25 +65,27 @@ struct VaultCLITests {
             "the embedded store lives in VAULT_HOME"
         )
 
-        #expect(try vault(["decrypt", "--aad", "u1"], input: blob).stdout == "4242 4242")
-        let wrong = try vault(["decrypt", "--aad", "u2"], input: blob)
+        #expect(try await vault(["decrypt", "--aad", "u1"], input: blob).stdout == "4242 4242")
+        let wrong = try await vault(["decrypt", "--aad", "u2"], input: blob)
         #expect(wrong.status == 4)
         #expect(wrong.stderr.contains("authentication failed"))
-        #expect(try vault(["decrypt"], input: "not a blob").status == 4)
+        #expect(try await vault(["decrypt"], input: "not a blob").status == 4)
 
-        let moved = try vault(["rekey", "--context", "organization_id=org_2"], input: blob)
+        let moved = try await vault(["rekey", "--context", "organization_id=org_2"], input: blob)
         #expect(moved.status == 0)
-        #expect(try vault(["decrypt", "--aad", "u1"], input: moved.stdout).stdout == "4242 4242")
+        #expect(try await vault(["decrypt", "--aad", "u1"], input: moved.stdout).stdout == "4242 4242")
 
-        let layoutB = try vault(["encrypt", "--context", "a=b", "--layout", "b", "--json"], input: "x")
+        let layoutB = try await vault(["encrypt", "--context", "a=b", "--layout", "b", "--json"], input: "x")
         let json = try JSONSerialization.jsonObject(with: Data(layoutB.stdout.utf8)) as? [String: String]
         #expect(json?["layout"] == "B")
-        #expect(try vault(["decrypt", "--json"], input: json?["blob"] ?? "").stdout.contains(#""plaintext":"x""#))
+        #expect(
+            try await vault(["decrypt", "--json"], input: json?["blob"] ?? "").stdout.contains(#""plaintext":"x""#)
+        )
     }
 
-    @Test func objectsAndTheirExitCodes() throws {
+    @Test func objectsAndTheirExitCodes() async throws {
         defer { try? FileManager.default.removeItem(atPath: home) }
-        let created = try vault(
+        let created = try await vault(
             ["kv", "create", "db/password", "--context", "organization_id=org_1", "--json"],
             input: "hunter2"
         )
@@ -93,31 +95,36 @@ struct VaultCLITests {
         let version = try #require(metadata["version_id"] as? String)
         #expect(!created.stdout.contains("hunter2"))
 
-        #expect(try vault(["kv", "get", id]).stdout == "hunter2\n")
-        #expect(try vault(["kv", "get", "--name", "db/password"]).stdout == "hunter2\n")
+        #expect(try await vault(["kv", "get", id]).stdout == "hunter2\n")
+        #expect(try await vault(["kv", "get", "--name", "db/password"]).stdout == "hunter2\n")
         #expect(
-            try vault(["kv", "create", "db/password", "--context", "organization_id=org_1"], input: "x").status == 2
+            try await vault(["kv", "create", "db/password", "--context", "organization_id=org_1"], input: "x").status
+                == 2
         )
-        #expect(try vault(["kv", "update", id, "--version-check", version], input: "hunter3").status == 0)
-        #expect(try vault(["kv", "update", id, "--version-check", version], input: "lost").status == 2)
-        #expect(try vault(["kv", "versions", id]).stdout.split(separator: "\n").count == 2)
-        #expect(try vault(["kv", "describe", id]).stdout.contains("organization_id=org_1"))
-        #expect(try vault(["kv", "list"]).stdout.contains("db/password"))
-        #expect(try vault(["kv", "delete", id]).status == 0)
-        #expect(try vault(["kv", "get", id]).status == 2)
+        #expect(try await vault(["kv", "update", id, "--version-check", version], input: "hunter3").status == 0)
+        #expect(try await vault(["kv", "update", id, "--version-check", version], input: "lost").status == 2)
+        #expect(try await vault(["kv", "versions", id]).stdout.split(separator: "\n").count == 2)
+        #expect(try await vault(["kv", "describe", id]).stdout.contains("organization_id=org_1"))
+        #expect(try await vault(["kv", "list"]).stdout.contains("db/password"))
+        #expect(try await vault(["kv", "delete", id]).status == 0)
+        #expect(try await vault(["kv", "get", id]).status == 2)
     }
 
-    @Test func usageConfigurationAndNetworkFailures() throws {
+    @Test func usageConfigurationAndNetworkFailures() async throws {
         defer { try? FileManager.default.removeItem(atPath: home) }
-        let noContext = try vault(["encrypt"], input: "x")
+        let noContext = try await vault(["encrypt"], input: "x")
         #expect(noContext.status == 1)
         #expect(noContext.stderr.contains("at least 1 pair"))
-        #expect(try vault(["encrypt", "--context", "a"], input: "x").status == 1)
-        let badKey = try vault(["encrypt", "--context", "a=b"], input: "x", environment: ["WORKOS_API_KEY": "pk_oops"])
+        #expect(try await vault(["encrypt", "--context", "a"], input: "x").status == 1)
+        let badKey = try await vault(
+            ["encrypt", "--context", "a=b"],
+            input: "x",
+            environment: ["WORKOS_API_KEY": "pk_oops"]
+        )
         #expect(badKey.status == 1)
         #expect(badKey.stderr.contains("sk_"))
         #expect(!badKey.stderr.contains("pk_oops"))
-        let unreachable = try vault(
+        let unreachable = try await vault(
             ["encrypt", "--context", "a=b"],
             input: "x",
             environment: [
@@ -134,22 +141,22 @@ struct VaultCLITests {
         ["serve"], ["doctor"], ["bench", "e2e"], ["bench", "embedded"], ["bench", "string"], ["bench", "blobs"],
         ["bench", "batch-decrypt"],
     ])
-    func everyCommandHasHelpWithExamples(command: [String]) throws {
-        let help = try vault(command + ["--help"])
+    func everyCommandHasHelpWithExamples(command: [String]) async throws {
+        let help = try await vault(command + ["--help"])
         #expect(help.status == 0)
         #expect(help.stdout.contains("Example"), "\(command.joined(separator: " ")) --help has no example")
     }
 
-    @Test func theKeyCommands() throws {
+    @Test func theKeyCommands() async throws {
         defer { try? FileManager.default.removeItem(atPath: home) }
-        let issued = try vault(["keys", "data-key", "--context", "organization_id=org_1", "--json"])
+        let issued = try await vault(["keys", "data-key", "--context", "organization_id=org_1", "--json"])
         let keys = try #require(try JSONSerialization.jsonObject(with: Data(issued.stdout.utf8)) as? [String: String])
-        let unwrapped = try vault(["keys", "decrypt", "--json"], input: keys["encrypted_keys"] ?? "")
+        let unwrapped = try await vault(["keys", "decrypt", "--json"], input: keys["encrypted_keys"] ?? "")
         let decrypted = try #require(
             try JSONSerialization.jsonObject(with: Data(unwrapped.stdout.utf8)) as? [String: String]
         )
         #expect(decrypted["data_key"] == keys["data_key"])
-        let rekeyed = try vault(
+        let rekeyed = try await vault(
             ["keys", "rekey", "--context", "organization_id=org_2", "--json"],
             input: keys["encrypted_keys"] ?? ""
         )

@@ -230,7 +230,7 @@ struct PythonInteropTests {
                 encrypt: cases.map { .init(data: $0.text, context: $0.context, aad: $0.aad) },
                 decrypt: zip(ours, cases).map { .init(blob: $0, aad: $1.aad) } + [.init(blob: ours[1], aad: "wrong")]
             )
-            let result = try PythonSDK.run(
+            let result = try await PythonSDK.run(
                 [PythonSDK.interopFolder.appendingPathComponent("python_vault_blobs.py").path],
                 input: try JSONEncoder().encode(request),
                 environment: [

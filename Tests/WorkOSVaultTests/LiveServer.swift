@@ -5,6 +5,7 @@ import LocalVault
 import LocalVaultServer
 import Logging
 import Synchronization
+import TestProcesses
 import Testing
 import VaultHTTP
 import WorkOSVault
@@ -84,7 +85,7 @@ struct RecordingLogHandler: LogHandler {
 /// failure; elsewhere the caller skips.
 enum PythonSDK {
     static var isAvailable: Bool {
-        (try? run(["-c", "import workos"], input: Data(), environment: [:]).status) == 0
+        (try? ChildProcess.runBlocking("/usr/bin/env", ["python3", "-c", "import workos"]))?.status == 0
     }
 
     static var shouldRun: Bool { isAvailable || ProcessInfo.processInfo.environment["CI"] == "true" }
@@ -93,26 +94,14 @@ enum PythonSDK {
         _ arguments: [String],
         input: Data,
         environment: [String: String]
-    ) throws -> (status: Int32, output: Data, error: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3"] + arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-        let stdin = Pipe()
-        let stdout = Pipe()
-        let stderr = FileManager.default.temporaryDirectory.appendingPathComponent("python-\(UUID().uuidString).log")
-        _ = FileManager.default.createFile(atPath: stderr.path, contents: nil)
-        defer { try? FileManager.default.removeItem(at: stderr) }
-        process.standardInput = stdin
-        process.standardOutput = stdout
-        process.standardError = try FileHandle(forWritingTo: stderr)
-        try process.run()
-        stdin.fileHandleForWriting.write(input)
-        try stdin.fileHandleForWriting.close()
-        let output = stdout.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let error = (try? String(contentsOf: stderr, encoding: .utf8)) ?? ""
-        return (process.terminationStatus, output, error)
+    ) async throws -> (status: Int32, output: Data, error: String) {
+        let finished = try await ChildProcess.run(
+            "/usr/bin/env",
+            ["python3"] + arguments,
+            environment: ProcessInfo.processInfo.environment.merging(environment) { _, new in new },
+            input: input
+        )
+        return (finished.status, finished.output, finished.error)
     }
 
     static var interopFolder: URL {
