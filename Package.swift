@@ -14,17 +14,24 @@ let package = Package(
         .library(name: "CustomerKeyProviders", targets: ["CustomerKeyProviders"]),
         .executable(name: "vault", targets: ["vault"]),
     ],
+    traits: [
+        .trait(
+            name: "EmbeddedStore",
+            description: "The embedded store (SQLite, through GRDB) behind `Vault()` without WorkOS variables"
+        ),
+        .default(enabledTraits: ["EmbeddedStore"]),
+    ],
     dependencies: [
-        .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
-        .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
-        .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1"),
-        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
-        .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
-        .package(url: "https://github.com/apple/swift-nio-ssl", exact: "2.37.6"),
-        .package(url: "https://github.com/apple/swift-metrics", exact: "2.13.0"),
-        .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // C modules are implementation details: never products, imported by one module each.
@@ -59,7 +66,8 @@ let package = Package(
                 "EnvelopeCrypto",
                 "VaultAPI",
                 "VaultHTTP",
-                "LocalVault",
+                // A remote-only client (traits off) builds neither LocalVault nor GRDB.
+                .target(name: "LocalVault", condition: .when(traits: ["EmbeddedStore"])),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

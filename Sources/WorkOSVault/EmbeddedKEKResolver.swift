@@ -1,3 +1,5 @@
+// The embedded store (the `EmbeddedStore` trait, on by default).
+#if EmbeddedStore
 import EnvelopeCrypto
 import LocalVault
 import Logging
@@ -62,3 +64,4 @@ extension VaultError {
         self.init(code, error.message, httpStatus: error.httpStatus)
     }
 }
+#endif

@@ -1,9 +1,12 @@
 import EnvelopeCrypto
 import Foundation
-import LocalVault
 import Logging
 import VaultAPI
 import VaultHTTP
+
+#if EmbeddedStore
+import LocalVault
+#endif
 
 /// The WorkOS Vault client: client-side encryption for ciphertext you store in your own database,
 /// plus Vault's object and key APIs.
@@ -36,6 +39,7 @@ public final class Vault: Sendable {
         case .remote(let remote):
             let client = VaultRESTClient(configuration: remote)
             (resolver, objects) = (RemoteKEKResolver(client: client), client)
+        #if EmbeddedStore
         case .embedded(let dataDirectory):
             let local: LocalVault
             do {
@@ -52,6 +56,7 @@ public final class Vault: Sendable {
                 throw VaultError(error.rule == .rootKey ? .serverError : .configuration, error.message)
             }
             (resolver, objects) = (EmbeddedKEKResolver(vault: local), EmbeddedObjectService(vault: local))
+        #endif
         }
         let cached: any KEKResolver =
             configuration.encryptCache == nil && configuration.decryptCache == nil

@@ -1,13 +1,19 @@
 import Foundation
+
+#if EmbeddedStore
 import LocalVault
+#endif
 
 /// How the client reaches its keys: the WorkOS API (or any server speaking it, such as
 /// `vault serve`), or the embedded LocalVault store on this machine.
 public enum VaultBackend: Sendable {
     /// A Vault REST API.
     case remote(RemoteConfiguration)
-    /// The embedded store in this folder (a SQLite file and its root key).
+    #if EmbeddedStore
+    /// The embedded store in this folder (a SQLite file and its root key). Only with the
+    /// `EmbeddedStore` trait (on by default).
     case embedded(dataDirectory: String)
+    #endif
 }
 
 /// Settings for a Vault REST API.
@@ -84,13 +90,16 @@ public struct VaultConfiguration: Sendable {
         backend: VaultBackend,
         encryptCache: DataKeyCachePolicy? = nil,
         decryptCache: DecryptCachePolicy? = DecryptCachePolicy(),
-        embeddedPurgeDelay: Duration = LocalVaultConfiguration.defaultPurgeDelay
+        embeddedPurgeDelay: Duration = VaultConfiguration.defaultEmbeddedPurgeDelay
     ) {
         self.backend = backend
         self.encryptCache = encryptCache
         self.decryptCache = decryptCache
         self.embeddedPurgeDelay = embeddedPurgeDelay
     }
+
+    /// Five minutes: the embedded store's own default.
+    public static let defaultEmbeddedPurgeDelay: Duration = .seconds(300)
 
     /// The variable naming a PEM file of certificate authorities to trust (see
     /// ``RemoteConfiguration/caFile``), as the curl tool reads it.
@@ -109,7 +118,11 @@ public struct VaultConfiguration: Sendable {
         let workOS = ["WORKOS_API_KEY", "WORKOS_BASE_URL", "WORKOS_CLIENT_ID", "WORKOS_REQUEST_TIMEOUT"]
             .filter { !(environment[$0] ?? "").isEmpty }
         guard !workOS.isEmpty else {
+            #if EmbeddedStore
             return VaultConfiguration(backend: .embedded(dataDirectory: defaultDataDirectory(environment: environment)))
+            #else
+            throw VaultError(.configuration, "WORKOS_API_KEY is not set (this build has no embedded store)")
+            #endif
         }
         guard let apiKey = environment["WORKOS_API_KEY"], !apiKey.isEmpty else {
             throw VaultError(.configuration, "\(workOS.joined(separator: ", ")) set but WORKOS_API_KEY is not")
@@ -132,6 +145,7 @@ public struct VaultConfiguration: Sendable {
         return VaultConfiguration(backend: .remote(remote))
     }
 
+    #if EmbeddedStore
     /// Where the embedded store lives: `$VAULT_HOME` when set; otherwise
     /// `$XDG_DATA_HOME/workos-vault` or `~/.local/share/workos-vault` on Linux and
     /// `~/Library/Application Support/workos-vault` on macOS.
@@ -140,4 +154,5 @@ public struct VaultConfiguration: Sendable {
     ) -> String {
         LocalVaultHome.defaultDirectory(environment: environment)
     }
+    #endif
 }

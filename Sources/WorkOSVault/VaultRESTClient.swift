@@ -21,11 +21,15 @@ public final class VaultRESTClient: Sendable {
     /// `Bearer <key>`, built once rather than per request.
     private let authorization: String
 
-    /// - Parameters:
-    ///   - configuration: where the API is and how to authenticate.
-    ///   - transport: share one transport (and its connection pool) between clients if you like;
-    ///     by default a new one that trusts ``RemoteConfiguration/caFile``.
-    public init(configuration: RemoteConfiguration, transport: CurlTransport? = nil) {
+    /// A client with a libcurl transport (and connection pool) of its own that trusts
+    /// ``RemoteConfiguration/caFile``.
+    /// - Parameter configuration: where the API is and how to authenticate.
+    public convenience init(configuration: RemoteConfiguration) {
+        self.init(configuration: configuration, transport: nil)
+    }
+
+    /// A client on a given transport (the package's tests share one between clients).
+    package init(configuration: RemoteConfiguration, transport: CurlTransport?) {
         self.configuration = configuration
         self.transport = transport ?? CurlTransport(caFile: configuration.caFile)
         authorization = "Bearer \(configuration.apiKey)"
