@@ -157,8 +157,8 @@ public struct AWSKMSProvider: CustomerKeyProvider {
             at: Date()
         )
         let response = try await request.send(
-            HTTPRequest(
-                method: "POST",
+            TransportRequest(
+                method: .post,
                 url: endpoint + (url.path.isEmpty ? "/" : ""),
                 headers: headers + signature.headers,
                 body: body

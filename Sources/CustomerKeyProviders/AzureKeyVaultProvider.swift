@@ -176,7 +176,7 @@ public struct AzureKeyVaultProvider: CustomerKeyProvider, CustomStringConvertibl
         url keyVersionURL: String,
         value: [UInt8],
         isForeign: (Int, String?) -> Bool = { _, _ in false }
-    ) async throws -> HTTPResponse {
+    ) async throws -> TransportResponse {
         var body =
             Array(#"{"alg":"RSA-OAEP-256","value":""#.utf8) + Array(Base64URL.encode(value).utf8) + Array(#""}"#.utf8)
         defer { body.wipe() }
@@ -184,8 +184,8 @@ public struct AzureKeyVaultProvider: CustomerKeyProvider, CustomStringConvertibl
         return try await request.send(
             bearer: tokens,
             {
-                HTTPRequest(
-                    method: "POST",
+                TransportRequest(
+                    method: .post,
                     url: url,
                     headers: [("Content-Type", "application/json"), ("Accept", "application/json")],
                     body: body
@@ -198,7 +198,7 @@ public struct AzureKeyVaultProvider: CustomerKeyProvider, CustomStringConvertibl
 
     /// Key Vault's error answer: `{"error": {"code": "Forbidden", "message": "…", "innererror":
     /// {"code": "KeyDisabled"}}}`: the inner code when there is one. The message is never read.
-    static func errorCode(_ response: HTTPResponse) -> String? {
+    static func errorCode(_ response: TransportResponse) -> String? {
         struct Answer: Decodable {
             struct Detail: Decodable {
                 struct Inner: Decodable { var code: String? }

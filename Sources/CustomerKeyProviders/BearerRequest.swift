@@ -14,11 +14,11 @@ extension ProviderRequest {
     ///     the key with this associated data: the vault's 400 for foreign keys instead of a 500.
     func send(
         bearer tokens: AccessTokenCache,
-        _ make: () -> HTTPRequest,
-        errorCode: @escaping @Sendable (HTTPResponse) -> String?,
+        _ make: () -> TransportRequest,
+        errorCode: @escaping @Sendable (TransportResponse) -> String?,
         refusalCodes: Set<String> = [],
         isForeign: (Int, String?) -> Bool = { _, _ in false }
-    ) async throws -> HTTPResponse {
+    ) async throws -> TransportResponse {
         var token = try await tokens.token()
         var refreshed = false
         while true {

@@ -124,13 +124,13 @@ public struct GCPKMSProvider: CustomerKeyProvider, CustomStringConvertible, Cust
         _ method: String,
         body: [UInt8],
         isForeign: (Int, String?) -> Bool = { _, _ in false }
-    ) async throws -> HTTPResponse {
+    ) async throws -> TransportResponse {
         let url = "\(endpoint)/v1/\(resource):\(method)"
         return try await request.send(
             bearer: tokens,
             {
-                HTTPRequest(
-                    method: "POST",
+                TransportRequest(
+                    method: .post,
                     url: url,
                     headers: [("Content-Type", "application/json"), ("Accept", "application/json")],
                     body: body

@@ -20,8 +20,8 @@ enum OAuthTokenRequest {
         through request: ProviderRequest
     ) async throws -> AccessToken {
         let response = try await request.send(
-            HTTPRequest(
-                method: "POST",
+            TransportRequest(
+                method: .post,
                 url: url,
                 headers: [("Content-Type", "application/x-www-form-urlencoded"), ("Accept", "application/json")],
                 body: FormEncoding.encode(fields)

@@ -56,14 +56,14 @@ public struct ProviderRequest: Sendable {
     /// - Throws: ``LocalVaultError`` (403 or 503, see the type), or `CancellationError`.
     @concurrent
     public func send(
-        _ request: HTTPRequest,
-        errorCode: @Sendable (HTTPResponse) -> String? = { _ in nil },
+        _ request: TransportRequest,
+        errorCode: @Sendable (TransportResponse) -> String? = { _ in nil },
         refusalCodes: Set<String> = []
-    ) async throws -> HTTPResponse {
+    ) async throws -> TransportResponse {
         var request = request
         request.timeout = timeout
         request.connectTimeout = min(timeout, request.connectTimeout)
-        let response: HTTPResponse
+        let response: TransportResponse
         do {
             response = try await transport.send(request, retry: retry)
         } catch let error as HTTPTransportError {

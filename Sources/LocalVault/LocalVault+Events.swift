@@ -6,7 +6,7 @@ import VaultAPI
 extension LocalVault {
     /// The actor of the events `vault admin` commands record (a KEK retirement): no API key
     /// is involved, the operator at the store is.
-    public static let adminActor = Actor(id: "admin", name: "vault admin")
+    public static let adminActor = VaultActor(id: "admin", name: "vault admin")
 
     /// Whether this vault records events.
     public var recordsEvents: Bool { eventRecorder != nil }
@@ -54,7 +54,7 @@ extension LocalVault {
     }
 
     /// Makes the `vault.kek.created` event of a pair's first KEK, given its id (nil: none).
-    func kekCreatedEvent(_ name: KEKName, actor: Actor?) -> (@Sendable (String) throws -> NewVaultEvent)? {
+    func kekCreatedEvent(_ name: KEKName, actor: VaultActor?) -> (@Sendable (String) throws -> NewVaultEvent)? {
         guard recordsEvents, let actor else { return nil }
         return { id in
             try Self.event(

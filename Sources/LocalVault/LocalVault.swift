@@ -114,16 +114,16 @@ public struct LocalVaultConfiguration: Sendable {
 /// writes (it becomes the object's `updated_by`) and that events name as their actor.
 public struct VaultCaller: Sendable, Hashable {
     public var environmentID: String
-    public var actor: Actor
+    public var actor: VaultActor
 
-    public init(environmentID: String, actor: Actor) {
+    public init(environmentID: String, actor: VaultActor) {
         self.environmentID = environmentID
         self.actor = actor
     }
 
     /// The actor of the calls that take only an environment (the embedded library's): id
     /// `local`, name `local`.
-    public static let localActor = Actor(id: "local", name: "local")
+    public static let localActor = VaultActor(id: "local", name: "local")
 
     /// A caller in `environmentID` acting as ``localActor``.
     public static func local(_ environmentID: String) -> VaultCaller {
@@ -441,7 +441,7 @@ public final class LocalVault: Sendable {
         id: UUID,
         context: KeyContext,
         environmentID: String,
-        actor: Actor? = nil
+        actor: VaultActor? = nil
     ) async throws -> IssuedDataKey {
         var entries: [KeysBlob.Entry] = []
         entries.reserveCapacity(context.pairs.count)

@@ -209,7 +209,7 @@ extension PostgresStorage {
                     contextJSON: context,
                     createdAt: createdAt,
                     updatedAt: updatedAt,
-                    updatedBy: Actor(id: actorID, name: actorName),
+                    updatedBy: VaultActor(id: actorID, name: actorName),
                     currentVersionID: current,
                     deletedAt: deleted,
                     purgeAt: purge
@@ -225,7 +225,7 @@ extension PostgresStorage {
                     objectID: objectID,
                     number: number,
                     createdAt: createdAt,
-                    createdBy: Actor(id: actorID, name: actorName),
+                    createdBy: VaultActor(id: actorID, name: actorName),
                     size: size,
                     etag: etag,
                     dataKeyID: dataKeyID,

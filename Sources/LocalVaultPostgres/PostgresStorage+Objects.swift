@@ -131,7 +131,7 @@ extension PostgresStorage {
                     name: name,
                     contextJSON: context,
                     updatedAt: updatedAt,
-                    actor: Actor(id: actorID, name: actorName),
+                    actor: VaultActor(id: actorID, name: actorName),
                     versionID: versionID,
                     versionNumber: number,
                     dataKeyID: dataKeyID,

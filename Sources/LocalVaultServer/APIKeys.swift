@@ -13,7 +13,7 @@ public struct APIKey: Sendable, Hashable, CustomStringConvertible {
     public let environmentID: String
     /// The `updated_by` of objects written with this key: the id above and `sk_…` plus the last
     /// four characters of the key, as dashboards show keys.
-    public let actor: Actor
+    public let actor: VaultActor
     let digest: String
 
     /// The caller the engine sees for requests made with this key.
@@ -25,7 +25,7 @@ public struct APIKey: Sendable, Hashable, CustomStringConvertible {
         digest = SHA256.hexDigest(Array(secret.utf8))
         id = "key_" + digest.prefix(24)
         self.environmentID = environmentID
-        actor = Actor(id: id, name: "sk_…" + secret.suffix(4))
+        actor = VaultActor(id: id, name: "sk_…" + secret.suffix(4))
     }
 }
 

@@ -51,7 +51,7 @@ public struct VaultEventData: Codable, Sendable, Hashable {
     public var verified: Bool?
 
     public init(
-        actor: Actor? = nil,
+        actor: VaultActor? = nil,
         kvName: String? = nil,
         keyID: String? = nil,
         keyIDs: [String]? = nil,

@@ -118,7 +118,7 @@ public struct UpdateObjectRequest: Codable, Sendable, Hashable {
 }
 
 /// Who last wrote an object: the API key (or user) id and name.
-public struct Actor: Codable, Sendable, Hashable {
+public struct VaultActor: Codable, Sendable, Hashable {
     public var id: String
     public var name: String
 
@@ -134,7 +134,7 @@ public struct ObjectMetadata: Codable, Sendable, Hashable {
     public var environmentID: String
     public var keyID: String
     public var updatedAt: Date
-    public var updatedBy: Actor
+    public var updatedBy: VaultActor
     public var context: KeyContext
     public var versionID: String?
     /// The version's number: 1 at creation, one more with each update. This project's extension
@@ -146,7 +146,7 @@ public struct ObjectMetadata: Codable, Sendable, Hashable {
         environmentID: String,
         keyID: String,
         updatedAt: Date,
-        updatedBy: Actor,
+        updatedBy: VaultActor,
         context: KeyContext,
         versionID: String?,
         version: Int? = nil

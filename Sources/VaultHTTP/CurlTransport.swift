@@ -34,7 +34,7 @@ public final class CurlTransport: Sendable {
 
     /// Sends a request and waits for the response, honouring task cancellation.
     /// - Throws: ``HTTPTransportError`` when no HTTP response arrived.
-    public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+    public func send(_ request: TransportRequest) async throws -> TransportResponse {
         guard request.url.hasPrefix("https://") || request.url.hasPrefix("http://") else {
             throw HTTPTransportError(.invalidURL, "only http and https URLs are allowed")
         }
@@ -56,9 +56,9 @@ public final class CurlTransport: Sendable {
 /// One request in flight: the buffers libcurl writes into and the continuation to resume. Owned
 /// by the loop thread once submitted, apart from `cancelRequested`.
 final class Transfer: @unchecked Sendable {
-    let request: HTTPRequest
+    let request: TransportRequest
     let maxResponseBytes: Int
-    var continuation: UnsafeContinuation<HTTPResponse, any Error>?
+    var continuation: UnsafeContinuation<TransportResponse, any Error>?
     var easy: EasyHandle?
     var headerList: UnsafeMutablePointer<curl_slist>?
     var responseBody: [UInt8] = []
@@ -71,7 +71,7 @@ final class Transfer: @unchecked Sendable {
     /// allocation of its own that stays put until the transfer is freed.
     let body: UnsafeMutableRawBufferPointer
 
-    init(request: HTTPRequest, maxResponseBytes: Int) {
+    init(request: TransportRequest, maxResponseBytes: Int) {
         self.request = request
         self.maxResponseBytes = maxResponseBytes
         let bodyBytes = request.body ?? []
@@ -84,7 +84,7 @@ final class Transfer: @unchecked Sendable {
         curl_slist_free_all(headerList)
     }
 
-    func resume(with result: Result<HTTPResponse, any Error>) {
+    func resume(with result: Result<TransportResponse, any Error>) {
         continuation?.resume(with: result)
         continuation = nil
     }
@@ -190,7 +190,7 @@ final class CurlLoop: Sendable {
         // Swapped with the inbox's arrays, so neither side allocates in the steady state.
         var submitted: [Transfer] = []
         var cancelled: [Transfer] = []
-        var finished: [(Transfer, Result<HTTPResponse, any Error>)] = []
+        var finished: [(Transfer, Result<TransportResponse, any Error>)] = []
         while true {
             let stopping = inbox.withLock { inbox in
                 swap(&submitted, &inbox.submitted)
@@ -258,7 +258,7 @@ final class CurlLoop: Sendable {
         }
     }
 
-    private func resumeAll(_ finished: inout [(Transfer, Result<HTTPResponse, any Error>)]) {
+    private func resumeAll(_ finished: inout [(Transfer, Result<TransportResponse, any Error>)]) {
         for (transfer, outcome) in finished { transfer.resume(with: outcome) }
         finished.removeAll(keepingCapacity: true)
     }
@@ -285,12 +285,12 @@ final class CurlLoop: Sendable {
             && vault_curl_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, milliseconds(request.connectTimeout))
                 == CURLE_OK
         ok = ok && vault_curl_easy_setopt_long(easy, CURLOPT_TCP_KEEPALIVE, 1) == CURLE_OK
-        ok = ok && vault_curl_easy_setopt_string(easy, CURLOPT_CUSTOMREQUEST, request.method) == CURLE_OK
+        ok = ok && vault_curl_easy_setopt_string(easy, CURLOPT_CUSTOMREQUEST, request.method.rawValue) == CURLE_OK
         ok = ok && vault_curl_easy_setopt_string(easy, CURLOPT_ACCEPT_ENCODING, "") == CURLE_OK
         ok = ok && vault_curl_easy_setopt_pointer(easy, CURLOPT_ERRORBUFFER, handle.errorBuffer) == CURLE_OK
         ok = ok && vault_curl_easy_setopt_pointer(easy, CURLOPT_PRIVATE, context) == CURLE_OK
         if let share { ok = ok && vault_curl_easy_setopt_share(easy, share) == CURLE_OK }
-        if request.method == "HEAD" { ok = ok && vault_curl_easy_setopt_long(easy, CURLOPT_NOBODY, 1) == CURLE_OK }
+        if request.method == .head { ok = ok && vault_curl_easy_setopt_long(easy, CURLOPT_NOBODY, 1) == CURLE_OK }
         if let body = request.body {
             // POSTFIELDS does not copy: the transfer keeps `body` alive until it finishes.
             let count = curl_off_t(body.count)
@@ -324,7 +324,7 @@ final class CurlLoop: Sendable {
         transfer.headerList = nil
     }
 
-    private func result(of transfer: Transfer, code: CURLcode) -> Result<HTTPResponse, any Error> {
+    private func result(of transfer: Transfer, code: CURLcode) -> Result<TransportResponse, any Error> {
         guard let handle = transfer.easy else { return .failure(HTTPTransportError(.other, "no handle")) }
         let easy = handle.raw
         guard code == CURLE_OK else {
@@ -347,7 +347,7 @@ final class CurlLoop: Sendable {
         var version = 0
         _ = vault_curl_easy_getinfo_long(easy, CURLINFO_HTTP_VERSION, &version)
         return .success(
-            HTTPResponse(
+            TransportResponse(
                 status: status,
                 headerBlock: transfer.headerBlock,
                 body: transfer.responseBody,

@@ -2,7 +2,7 @@
 package struct RetryAttempt: Sendable {
     /// 1 for the first attempt.
     package var number: Int
-    package var outcome: Result<HTTPResponse, HTTPTransportError>
+    package var outcome: Result<TransportResponse, HTTPTransportError>
     package var duration: Duration
 }
 
@@ -12,15 +12,15 @@ extension CurlTransport {
     /// - Throws: the last ``HTTPTransportError`` when no response arrived after the retries;
     ///   `CancellationError` when the task was cancelled.
     package func send(
-        _ request: HTTPRequest,
+        _ request: TransportRequest,
         retry policy: RetryPolicy,
-        isRetriable: (HTTPResponse) -> Bool = { RetryPolicy.retriedStatuses.contains($0.status) },
+        isRetriable: (TransportResponse) -> Bool = { RetryPolicy.retriedStatuses.contains($0.status) },
         onAttempt: (RetryAttempt) -> Void = { _ in }
-    ) async throws -> HTTPResponse {
+    ) async throws -> TransportResponse {
         var attempt = 0
         while true {
             let started = ContinuousClock.now
-            let outcome: Result<HTTPResponse, HTTPTransportError>
+            let outcome: Result<TransportResponse, HTTPTransportError>
             do {
                 outcome = .success(try await send(request))
             } catch let error as HTTPTransportError {

@@ -10,7 +10,7 @@ public struct EmbeddedObjectService: VaultObjectService {
     let caller: VaultCaller
 
     /// The actor that embedded writes are recorded under.
-    public static let embeddedActor = Actor(id: "embedded", name: "embedded client")
+    public static let embeddedActor = VaultActor(id: "embedded", name: "embedded client")
 
     public init(
         vault: LocalVault,

@@ -60,7 +60,7 @@ public struct RemoteKEKResolver: KEKResolver {
     public func newDataKey(for context: KeyContext, logger: Logger?) async throws -> ResolvedDataKey {
         // The hot calls skip Foundation's JSON coders (see KeyCallJSON).
         let response = try await client.send(
-            .init(method: "POST", segments: ["keys", "data-key"], template: "/vault/v1/keys/data-key"),
+            .init(method: .post, segments: ["keys", "data-key"], template: "/vault/v1/keys/data-key"),
             jsonBody: KeyCallJSON.createDataKeyBody(context),
             as: DataKeyResponse.self,
             fastDecode: KeyCallJSON.dataKeyResponse,
@@ -71,7 +71,7 @@ public struct RemoteKEKResolver: KEKResolver {
 
     public func dataKey(forEncryptedKeys encryptedKeys: [UInt8], logger: Logger?) async throws -> ResolvedDataKey {
         let response = try await client.send(
-            .init(method: "POST", segments: ["keys", "decrypt"], template: "/vault/v1/keys/decrypt"),
+            .init(method: .post, segments: ["keys", "decrypt"], template: "/vault/v1/keys/decrypt"),
             jsonBody: KeyCallJSON.decryptBody(keys: Base64.encode(encryptedKeys)),
             as: DecryptDataKeyResponse.self,
             fastDecode: KeyCallJSON.decryptDataKeyResponse,
@@ -83,7 +83,7 @@ public struct RemoteKEKResolver: KEKResolver {
 
     public func rekey(encryptedKeys: [UInt8], to context: KeyContext, logger: Logger?) async throws -> ResolvedDataKey {
         let response = try await client.send(
-            .init(method: "POST", segments: ["keys", "rekey"], template: "/vault/v1/keys/rekey"),
+            .init(method: .post, segments: ["keys", "rekey"], template: "/vault/v1/keys/rekey"),
             body: RekeyRequest(context: context, encryptedKeys: Base64.encode(encryptedKeys)),
             as: DataKeyResponse.self,
             logger: logger

@@ -102,7 +102,7 @@ extension VaultRESTClient: VaultObjectService {
         -> ObjectMetadata
     {
         try await send(
-            .init(method: "POST", segments: ["kv"], template: "/vault/v1/kv"),
+            .init(method: .post, segments: ["kv"], template: "/vault/v1/kv"),
             body: CreateObjectRequest(name: name, value: value, keyContext: context),
             as: ObjectMetadata.self,
             logger: logger
@@ -111,7 +111,7 @@ extension VaultRESTClient: VaultObjectService {
 
     public func readObject(id: String, context: KeyContext?, logger: Logger?) async throws -> VaultObject {
         let endpoint = Endpoint(
-            method: "GET",
+            method: .get,
             segments: ["kv", id],
             template: "/vault/v1/kv/{id}",
             query: Self.contextQuery(context)
@@ -121,7 +121,7 @@ extension VaultRESTClient: VaultObjectService {
 
     public func readObject(named name: String, context: KeyContext?, logger: Logger?) async throws -> VaultObject {
         let endpoint = Endpoint(
-            method: "GET",
+            method: .get,
             segments: ["kv", "name", name],
             template: "/vault/v1/kv/name/{name}",
             query: Self.contextQuery(context)
@@ -138,7 +138,7 @@ extension VaultRESTClient: VaultObjectService {
         -> VaultObject
     {
         let endpoint = Endpoint(
-            method: "GET",
+            method: .get,
             segments: ["kv", id, "versions", version.pathSegment],
             template: "/vault/v1/kv/{id}/versions/{version}",
             query: Self.contextQuery(context)
@@ -189,7 +189,7 @@ extension VaultRESTClient: VaultObjectService {
             }
         }
         let endpoint = Endpoint(
-            method: "PUT",
+            method: .put,
             segments: ["kv", id],
             template: "/vault/v1/kv/{id}",
             query: Self.contextQuery(context)
@@ -212,7 +212,7 @@ extension VaultRESTClient: VaultObjectService {
     {
         if context != nil { _ = try await describeObject(id: id, context: context, logger: logger) }
         let endpoint = Endpoint(
-            method: "DELETE",
+            method: .delete,
             segments: ["kv", id],
             template: "/vault/v1/kv/{id}",
             query: (versionCheck.map { [("version_check", $0)] } ?? []) + Self.contextQuery(context)
@@ -229,7 +229,7 @@ extension VaultRESTClient: VaultObjectService {
 
     public func describeObject(id: String, context: KeyContext?, logger: Logger?) async throws -> ObjectWithoutValue {
         let endpoint = Endpoint(
-            method: "GET",
+            method: .get,
             segments: ["kv", id, "metadata"],
             template: "/vault/v1/kv/{id}/metadata",
             query: Self.contextQuery(context)
@@ -249,7 +249,7 @@ extension VaultRESTClient: VaultObjectService {
         if context != nil { _ = try await describeObject(id: id, context: context, logger: logger) }
         return try await send(
             .init(
-                method: "GET",
+                method: .get,
                 segments: ["kv", id, "versions"],
                 template: "/vault/v1/kv/{id}/versions",
                 query: Self.contextQuery(context)
@@ -269,7 +269,7 @@ extension VaultRESTClient: VaultObjectService {
             parameters.append(("updated_after", VaultJSON.formatISO8601(updatedAfter)))
         }
         parameters += Self.contextQuery(query.keyContext)
-        let endpoint = Endpoint(method: "GET", segments: ["kv"], template: "/vault/v1/kv", query: parameters)
+        let endpoint = Endpoint(method: .get, segments: ["kv"], template: "/vault/v1/kv", query: parameters)
         let response = try await exchange(endpoint, body: nil as Empty?, logger: logger)
         guard
             var page = try? VaultJSON.sharedDecoder.decode(ListResponse<ObjectSummary>.self, from: Data(response.body))

@@ -9,7 +9,7 @@ public final class VaultRESTClient: Sendable {
     /// One endpoint call: the method, the raw path segments under `/vault/v1`, and the path
     /// template that logs show instead of the real path (names can be identifying).
     struct Endpoint: Sendable {
-        var method: String
+        var method: TransportRequest.Method
         var segments: [String]
         var template: String
         var query: [(String, String)] = []
@@ -73,12 +73,12 @@ public final class VaultRESTClient: Sendable {
         _ endpoint: Endpoint,
         body: (some Encodable & Sendable)?,
         logger: Logger?
-    ) async throws -> HTTPResponse {
+    ) async throws -> TransportResponse {
         try await exchange(endpoint, jsonBody: try body.map(Self.encode), logger: logger)
     }
 
     /// ``exchange(_:body:logger:)`` with the body encoded already.
-    func exchange(_ endpoint: Endpoint, jsonBody: [UInt8]?, logger: Logger?) async throws -> HTTPResponse {
+    func exchange(_ endpoint: Endpoint, jsonBody: [UInt8]?, logger: Logger?) async throws -> TransportResponse {
         var headers: [(name: String, value: String)] = [
             ("Authorization", authorization),
             ("Accept", "application/json"),
@@ -88,11 +88,11 @@ public final class VaultRESTClient: Sendable {
         if jsonBody != nil {
             headers.append(("Content-Type", "application/json"))
         }
-        if endpoint.method == "POST" {
+        if endpoint.method == .post {
             // One key for every retry of this call, so a retried POST creates nothing new.
             headers.append(("Idempotency-Key", Self.idempotencyKey()))
         }
-        let request = HTTPRequest(
+        let request = TransportRequest(
             method: endpoint.method,
             url: url(for: endpoint),
             headers: headers,
@@ -101,7 +101,7 @@ public final class VaultRESTClient: Sendable {
             connectTimeout: min(configuration.requestTimeout, .seconds(10))
         )
         let retry = configuration.retry
-        let response: HTTPResponse
+        let response: TransportResponse
         do {
             response = try await transport.send(request, retry: retry, isRetriable: Self.isRetriable) { attempt in
                 switch attempt.outcome {
@@ -151,7 +151,7 @@ public final class VaultRESTClient: Sendable {
     /// 429 and 5xx as the policy says, and a 409 that only means "the first attempt of this very
     /// call is still running" (it timed out here but not yet on the server): the retry will get
     /// its answer once it is done.
-    static func isRetriable(_ response: HTTPResponse) -> Bool {
+    static func isRetriable(_ response: TransportResponse) -> Bool {
         if RetryPolicy.retriedStatuses.contains(response.status) { return true }
         guard response.status == 409 else { return false }
         let body = try? VaultJSON.sharedDecoder.decode(ErrorBody.self, from: Data(response.body))
@@ -197,7 +197,7 @@ public final class VaultRESTClient: Sendable {
         }
     }
 
-    static func error(for response: HTTPResponse, endpoint: Endpoint, retry: RetryPolicy) -> VaultError {
+    static func error(for response: TransportResponse, endpoint: Endpoint, retry: RetryPolicy) -> VaultError {
         let body = try? VaultJSON.sharedDecoder.decode(ErrorBody.self, from: Data(response.body))
         let requestID = response.header("x-request-id")
         let message = "\(endpoint.method) \(endpoint.template): \(body?.text ?? "HTTP \(response.status)")"
@@ -207,7 +207,7 @@ public final class VaultRESTClient: Sendable {
         case 401: code = .authentication
         case 403: code = .authorization
         case 404: code = .notFound
-        case 409: code = endpoint.method == "POST" ? .conflict : .versionConflict
+        case 409: code = endpoint.method == .post ? .conflict : .versionConflict
         case 429: code = .rateLimited
         case 500...: code = .serverError
         default: code = .invalidResponse

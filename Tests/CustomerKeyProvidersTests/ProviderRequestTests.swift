@@ -41,7 +41,7 @@ struct ProviderRequestTests {
             retry: RetryPolicy(maxRetries: 1, baseDelay: .milliseconds(1))
         )
         let error = await #expect(throws: LocalVaultError.self) {
-            _ = try await request.send(HTTPRequest(method: "POST", url: "http://127.0.0.1:1/", body: [1]))
+            _ = try await request.send(TransportRequest(method: .post, url: "http://127.0.0.1:1/", body: [1]))
         }
         #expect(error?.kind == .unavailable)
         #expect(error?.message.contains("cmk_test (Test KMS)") == true)
@@ -60,9 +60,9 @@ struct ProviderRequestRetryTests {
         )
     }
 
-    static func send(_ request: ProviderRequest, to server: ScriptedProviderServer) async throws -> HTTPResponse {
+    static func send(_ request: ProviderRequest, to server: ScriptedProviderServer) async throws -> TransportResponse {
         try await request.send(
-            HTTPRequest(method: "POST", url: server.url, body: Array("{}".utf8)),
+            TransportRequest(method: .post, url: server.url, body: Array("{}".utf8)),
             errorCode: { response in
                 String(decoding: response.body, as: UTF8.self).contains("DisabledException") ? "DisabledException" : nil
             },

@@ -6,7 +6,7 @@ import VaultAPI
 /// Records to store, with fresh ids.
 enum StorageFixtures {
     static let environment = "environment_test"
-    static let actor = Actor(id: "key_test", name: "test")
+    static let actor = VaultActor(id: "key_test", name: "test")
 
     static func id() -> String { UUID().uuidString.lowercased() }
 

@@ -19,7 +19,10 @@ struct PurgeServiceTests {
                     purgesInBackground: false
                 )
             )
-            let caller = VaultCaller(environmentID: LocalVault.defaultEnvironmentID, actor: Actor(id: "k", name: "k"))
+            let caller = VaultCaller(
+                environmentID: LocalVault.defaultEnvironmentID,
+                actor: VaultActor(id: "k", name: "k")
+            )
             let created = try await vault.createObject(name: "n", value: "v", context: ["a": "1"], caller: caller)
             _ = try await vault.deleteObject(id: created.id, versionCheck: nil, environmentID: caller.environmentID)
             #expect(try await vault.pendingPurges() == 1)
@@ -49,7 +52,10 @@ struct PurgeServiceTests {
                     recordsEvents: true
                 )
             )
-            let caller = VaultCaller(environmentID: LocalVault.defaultEnvironmentID, actor: Actor(id: "k", name: "k"))
+            let caller = VaultCaller(
+                environmentID: LocalVault.defaultEnvironmentID,
+                actor: VaultActor(id: "k", name: "k")
+            )
             for _ in 0..<3 { _ = try await vault.createDataKey(context: ["a": "1"], caller: caller) }
             func count() async throws -> Int {
                 try await vault.listEvents(

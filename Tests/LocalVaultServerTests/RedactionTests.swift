@@ -38,7 +38,7 @@ import WorkOSVault
             environmentID: "environment_local",
             keyID: "key_1",
             updatedAt: Date(),
-            updatedBy: Actor(id: "a", name: "n"),
+            updatedBy: VaultActor(id: "a", name: "n"),
             context: ["k": "v"],
             versionID: "ver_1"
         )

@@ -26,8 +26,8 @@ struct ServeReloadTests {
 
     /// The status of `GET /vault/v1/kv` with `key`; -1 when no response came.
     static func status(_ server: VaultProcess, key: String) async -> Int {
-        let request = HTTPRequest(
-            method: "GET",
+        let request = TransportRequest(
+            method: .get,
             url: server.baseURL + "/vault/v1/kv?limit=1",
             headers: [("Authorization", "Bearer \(key)")],
             timeout: .seconds(20)

@@ -47,8 +47,8 @@ struct TLSServeTests {
             // Both names of the certificate's subjectAltName verify.
             for host in ["127.0.0.1", "localhost"] {
                 let response = try await transport.send(
-                    HTTPRequest(
-                        method: "GET",
+                    TransportRequest(
+                        method: .get,
                         url: "https://\(host):\(port)/vault/v1/kv",
                         headers: [("Authorization", "Bearer \(Self.apiKey)")]
                     )
@@ -85,7 +85,7 @@ struct TLSServeTests {
             defer { server.stop() }
 
             let error = await #expect(throws: HTTPTransportError.self) {
-                _ = try await CurlTransport().send(HTTPRequest(method: "GET", url: server.baseURL + "/vault/v1/kv"))
+                _ = try await CurlTransport().send(TransportRequest(method: .get, url: server.baseURL + "/vault/v1/kv"))
             }
             #expect(error?.kind == .certificate, "\(String(describing: error))")
 
@@ -93,7 +93,7 @@ struct TLSServeTests {
             let other = try await TestCertificates.make(in: directory + "/other")
             let otherError = await #expect(throws: HTTPTransportError.self) {
                 _ = try await CurlTransport(caFile: other.caFile).send(
-                    HTTPRequest(method: "GET", url: server.baseURL + "/vault/v1/kv")
+                    TransportRequest(method: .get, url: server.baseURL + "/vault/v1/kv")
                 )
             }
             #expect(otherError?.kind == .certificate)

@@ -389,7 +389,7 @@ import VaultAPI
     @Test("the data's hand-written JSON reads back as the same value, escapes included")
     func canonicalDataJSON() throws {
         let all = VaultEventData(
-            actor: Actor(id: "key_\"1\\", name: "sk_…é\u{1}"),
+            actor: VaultActor(id: "key_\"1\\", name: "sk_…é\u{1}"),
             kvName: "a/b \"c\"\n",
             keyID: "id",
             keyIDs: ["x", "y"],
@@ -399,12 +399,12 @@ import VaultAPI
             keyProvider: .azureKeyVault,
             verified: false
         )
-        for data in [all, VaultEventData(), VaultEventData(actor: Actor(id: "i", name: "n"))] {
+        for data in [all, VaultEventData(), VaultEventData(actor: VaultActor(id: "i", name: "n"))] {
             let json = data.canonicalJSON
             #expect(try JSONDecoder().decode(VaultEventData.self, from: Data(json.utf8)) == data, "\(json)")
         }
         #expect(
-            VaultEventData(actor: Actor(id: "i", name: "n"), keyID: "k").canonicalJSON
+            VaultEventData(actor: VaultActor(id: "i", name: "n"), keyID: "k").canonicalJSON
                 == #"{"actor_id":"i","actor_name":"n","actor_source":"api","key_id":"k"}"#
         )
     }

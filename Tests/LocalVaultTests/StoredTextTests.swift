@@ -33,7 +33,7 @@ struct StoredTextTests {
         let vault = temporary.vault
         let caller = VaultCaller(
             environmentID: "environment_" + sample,
-            actor: Actor(id: "key_" + sample, name: sample + " sk_…")
+            actor: VaultActor(id: "key_" + sample, name: sample + " sk_…")
         )
         let name = "name " + sample
         let context = KeyContext(["org " + sample: "value " + sample, Self.longKey: Self.longValue])

@@ -90,10 +90,10 @@ final class TemporaryVault: @unchecked Sendable {
 extension VaultCaller {
     static let alice = VaultCaller(
         environmentID: LocalVault.defaultEnvironmentID,
-        actor: Actor(id: "key_alice", name: "sk_…lice")
+        actor: VaultActor(id: "key_alice", name: "sk_…lice")
     )
     static let staging = VaultCaller(
         environmentID: "environment_staging",
-        actor: Actor(id: "key_bob", name: "sk_…bob1")
+        actor: VaultActor(id: "key_bob", name: "sk_…bob1")
     )
 }

@@ -10,7 +10,7 @@ import VaultAPI
 @Suite("Version numbers")
 struct VersionNumberTests {
     static let env = LocalVault.defaultEnvironmentID
-    static let bob = VaultCaller(environmentID: env, actor: Actor(id: "key_bob", name: "sk_…bob2"))
+    static let bob = VaultCaller(environmentID: env, actor: VaultActor(id: "key_bob", name: "sk_…bob2"))
 
     @Test("versions are numbered from 1 and each reads back as it was", arguments: TestBackend.allCases)
     func numberedAndReadable(backend: TestBackend) async throws {

@@ -14,8 +14,8 @@ struct CurlTransportReuseTests {
         defer { server.stop() }
         let transport = CurlTransport()
         let post = try await transport.send(
-            HTTPRequest(
-                method: "POST",
+            TransportRequest(
+                method: .post,
                 url: server.baseURL + "/a",
                 headers: [("X-Custom", "post-only"), ("Content-Type", "application/json")],
                 body: Array(#"{"hello":"world"}"#.utf8)
@@ -23,7 +23,7 @@ struct CurlTransportReuseTests {
         )
         #expect(post.status == 201)
         #expect(post.header("x-only-first") == "1")
-        let get = try await transport.send(HTTPRequest(method: "GET", url: server.baseURL + "/b"))
+        let get = try await transport.send(TransportRequest(method: .get, url: server.baseURL + "/b"))
         #expect(get.status == 200)
         #expect(String(decoding: get.body, as: UTF8.self) == #"{"second":true}"#)
         #expect(get.header("x-only-first") == nil, "a header of the previous response")
@@ -48,11 +48,11 @@ struct CurlTransportReuseTests {
         let transport = CurlTransport()
         let error = await #expect(throws: HTTPTransportError.self) {
             _ = try await transport.send(
-                HTTPRequest(method: "POST", url: server.baseURL + "/fails", body: Array("x".utf8))
+                TransportRequest(method: .post, url: server.baseURL + "/fails", body: Array("x".utf8))
             )
         }
         #expect(error?.kind == .connection)
-        let good = try await transport.send(HTTPRequest(method: "GET", url: server.baseURL + "/works"))
+        let good = try await transport.send(TransportRequest(method: .get, url: server.baseURL + "/works"))
         #expect(good.status == 200)
         #expect(String(decoding: good.body, as: UTF8.self) == "ok")
         #expect(server.requests.last?.method == "GET")
@@ -67,12 +67,12 @@ struct CurlTransportReuseTests {
         let transport = CurlTransport()
         let error = await #expect(throws: HTTPTransportError.self) {
             _ = try await transport.send(
-                HTTPRequest(method: "GET", url: server.baseURL + "/silent", timeout: .milliseconds(200))
+                TransportRequest(method: .get, url: server.baseURL + "/silent", timeout: .milliseconds(200))
             )
         }
         #expect(error?.kind == .timeout)
         let slow = try await transport.send(
-            HTTPRequest(method: "GET", url: server.baseURL + "/slow", timeout: .seconds(10))
+            TransportRequest(method: .get, url: server.baseURL + "/slow", timeout: .seconds(10))
         )
         #expect(String(decoding: slow.body, as: UTF8.self) == "late but fine")
     }
@@ -81,10 +81,10 @@ struct CurlTransportReuseTests {
         let server = try ScriptedHTTPServer(script: [], fallback: .respond(status: 200, body: "body"))
         defer { server.stop() }
         let transport = CurlTransport()
-        let head = try await transport.send(HTTPRequest(method: "HEAD", url: server.baseURL + "/h"))
+        let head = try await transport.send(TransportRequest(method: .head, url: server.baseURL + "/h"))
         #expect(head.status == 200)
         #expect(head.body.isEmpty)
-        let get = try await transport.send(HTTPRequest(method: "GET", url: server.baseURL + "/g"))
+        let get = try await transport.send(TransportRequest(method: .get, url: server.baseURL + "/g"))
         #expect(String(decoding: get.body, as: UTF8.self) == "body")
     }
 
@@ -96,10 +96,10 @@ struct CurlTransportReuseTests {
         defer { server.stop() }
         let transport = CurlTransport(maxResponseBytes: 1024)
         let error = await #expect(throws: HTTPTransportError.self) {
-            _ = try await transport.send(HTTPRequest(method: "GET", url: server.baseURL + "/big"))
+            _ = try await transport.send(TransportRequest(method: .get, url: server.baseURL + "/big"))
         }
         #expect(error?.kind == .responseTooLarge)
-        let small = try await transport.send(HTTPRequest(method: "GET", url: server.baseURL + "/small"))
+        let small = try await transport.send(TransportRequest(method: .get, url: server.baseURL + "/small"))
         #expect(String(decoding: small.body, as: UTF8.self) == "small")
     }
 
@@ -110,10 +110,10 @@ struct CurlTransportReuseTests {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for index in 0..<200 {
                 group.addTask {
-                    let method = index.isMultiple(of: 2) ? "POST" : "GET"
-                    let body: [UInt8]? = method == "POST" ? Array("n=\(index)".utf8) : nil
+                    let method: TransportRequest.Method = index.isMultiple(of: 2) ? .post : .get
+                    let body: [UInt8]? = method == .post ? Array("n=\(index)".utf8) : nil
                     let response = try await transport.send(
-                        HTTPRequest(method: method, url: server.baseURL + "/\(index)", body: body)
+                        TransportRequest(method: method, url: server.baseURL + "/\(index)", body: body)
                     )
                     #expect(response.status == 200)
                     #expect(response.header("X-Request-ID") == "req_200_test")
@@ -139,7 +139,7 @@ struct CurlTransportReuseTests {
         let transport = CurlTransport()
         let task = Task {
             withUnsafeCurrentTask { $0?.cancel() }
-            return try await transport.send(HTTPRequest(method: "GET", url: server.baseURL + "/never"))
+            return try await transport.send(TransportRequest(method: .get, url: server.baseURL + "/never"))
         }
         let error = await #expect(throws: HTTPTransportError.self) { _ = try await task.value }
         #expect(error?.kind == .cancelled)
@@ -153,7 +153,7 @@ struct CurlTransportReuseTests {
             .respond(status: 429, headers: ["Retry-After": "  7 ", "X-Empty": ""], body: "{}")
         ])
         defer { server.stop() }
-        let response = try await CurlTransport().send(HTTPRequest(method: "GET", url: server.baseURL + "/"))
+        let response = try await CurlTransport().send(TransportRequest(method: .get, url: server.baseURL + "/"))
         #expect(response.header("retry-after") == "7")
         #expect(response.header("RETRY-AFTER") == "7")
         #expect(response.header("x-request-id") == "req_429_test")
@@ -166,7 +166,7 @@ struct CurlTransportReuseTests {
     }
 
     @Test func responsesMadeByHandKeepTheirHeaders() {
-        var response = HTTPResponse(status: 200, headers: [("x-request-id", "req_1")], body: [])
+        var response = TransportResponse(status: 200, headers: [("x-request-id", "req_1")], body: [])
         #expect(response.header("X-Request-Id") == "req_1")
         response.headers = [("retry-after", "3")]
         #expect(response.header("x-request-id") == nil)

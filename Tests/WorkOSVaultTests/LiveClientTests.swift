@@ -114,8 +114,8 @@ struct LiveClientTests {
 
     @Test func connectionsAreKeptAliveAndManyRequestsRunAtOnce() async throws {
         try await LiveServer.run { live in
-            let request = HTTPRequest(
-                method: "POST",
+            let request = TransportRequest(
+                method: .post,
                 url: live.baseURL + "/vault/v1/keys/data-key",
                 headers: [("Authorization", "Bearer \(LiveServer.apiKey)"), ("Content-Type", "application/json")],
                 body: Array(#"{"context":{"organization_id":"org_1"}}"#.utf8)

@@ -149,7 +149,7 @@ extension SQLiteStorage {
                         contextJSON: $0["key_context"],
                         createdAt: $0["created_at"],
                         updatedAt: $0["updated_at"],
-                        updatedBy: Actor(id: $0["updated_by_id"], name: $0["updated_by_name"]),
+                        updatedBy: VaultActor(id: $0["updated_by_id"], name: $0["updated_by_name"]),
                         currentVersionID: $0["current_version_id"],
                         deletedAt: $0["deleted_at"],
                         purgeAt: $0["purge_at"]
@@ -164,7 +164,7 @@ extension SQLiteStorage {
                         objectID: $0["object_id"],
                         number: $0["number"],
                         createdAt: $0["created_at"],
-                        createdBy: Actor(id: $0["created_by_id"], name: $0["created_by_name"]),
+                        createdBy: VaultActor(id: $0["created_by_id"], name: $0["created_by_name"]),
                         size: $0["size"],
                         etag: $0["etag"],
                         dataKeyID: $0["data_key_id"],

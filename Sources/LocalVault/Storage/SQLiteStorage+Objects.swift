@@ -311,7 +311,7 @@ extension SQLiteStorage {
             name: row["name"],
             contextJSON: row["key_context"],
             updatedAt: row["updated_at"],
-            actor: Actor(id: row["updated_by_id"], name: row["updated_by_name"]),
+            actor: VaultActor(id: row["updated_by_id"], name: row["updated_by_name"]),
             versionID: row["current_version_id"],
             versionNumber: row["version_number"],
             dataKeyID: row["data_key_id"],

@@ -120,7 +120,7 @@ package enum StoreRow {
         package var contextJSON: String
         package var createdAt: Int64
         package var updatedAt: Int64
-        package var updatedBy: Actor
+        package var updatedBy: VaultActor
         package var currentVersionID: String
         package var deletedAt: Int64?
         package var purgeAt: Int64?
@@ -132,7 +132,7 @@ package enum StoreRow {
             contextJSON: String,
             createdAt: Int64,
             updatedAt: Int64,
-            updatedBy: Actor,
+            updatedBy: VaultActor,
             currentVersionID: String,
             deletedAt: Int64?,
             purgeAt: Int64?
@@ -156,7 +156,7 @@ package enum StoreRow {
         package var objectID: String
         package var number: Int
         package var createdAt: Int64
-        package var createdBy: Actor
+        package var createdBy: VaultActor
         package var size: Int
         package var etag: String
         package var dataKeyID: String
@@ -167,7 +167,7 @@ package enum StoreRow {
             objectID: String,
             number: Int,
             createdAt: Int64,
-            createdBy: Actor,
+            createdBy: VaultActor,
             size: Int,
             etag: String,
             dataKeyID: String,

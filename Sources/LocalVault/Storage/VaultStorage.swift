@@ -346,7 +346,7 @@ package struct NewObject: Sendable {
 package struct NewObjectVersion: Sendable {
     package var id: String
     package var createdAt: Int64
-    package var actor: Actor
+    package var actor: VaultActor
     package var size: Int
     package var etag: String
     package var dataKeyID: String
@@ -399,7 +399,7 @@ package struct StoredObject: Sendable {
     package var name: String
     package var contextJSON: String
     package var updatedAt: Int64
-    package var actor: Actor
+    package var actor: VaultActor
     package var versionID: String
     package var versionNumber: Int
     package var dataKeyID: String
@@ -411,7 +411,7 @@ package struct StoredObject: Sendable {
         name: String,
         contextJSON: String,
         updatedAt: Int64,
-        actor: Actor,
+        actor: VaultActor,
         versionID: String,
         versionNumber: Int,
         dataKeyID: String,

@@ -1,6 +1,26 @@
-/// An HTTP request for ``CurlTransport``.
-public struct HTTPRequest: Sendable {
-    public var method: String
+/// An HTTP request for ``CurlTransport``. (Not `TransportRequest`: swift-http-types, which Hummingbird
+/// re-exports, has that name.)
+public struct TransportRequest: Sendable {
+    /// An HTTP method.
+    public struct Method: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+        /// The method's token, as sent (`GET`).
+        public let rawValue: String
+
+        public init(rawValue: String) {
+            self.rawValue = rawValue
+        }
+
+        public static let get = Method(rawValue: "GET")
+        public static let post = Method(rawValue: "POST")
+        public static let put = Method(rawValue: "PUT")
+        public static let patch = Method(rawValue: "PATCH")
+        public static let delete = Method(rawValue: "DELETE")
+        public static let head = Method(rawValue: "HEAD")
+
+        public var description: String { rawValue }
+    }
+
+    public var method: Method
     /// An absolute `http` or `https` URL.
     public var url: String
     public var headers: [(name: String, value: String)]
@@ -11,7 +31,7 @@ public struct HTTPRequest: Sendable {
     public var connectTimeout: Duration
 
     public init(
-        method: String,
+        method: Method,
         url: String,
         headers: [(name: String, value: String)] = [],
         body: [UInt8]? = nil,
@@ -27,8 +47,8 @@ public struct HTTPRequest: Sendable {
     }
 }
 
-/// An HTTP response.
-public struct HTTPResponse: Sendable {
+/// An HTTP response from ``CurlTransport``.
+public struct TransportResponse: Sendable {
     public var status: Int
     /// Header names are lowercased.
     public var headers: [(name: String, value: String)] {
