@@ -10,8 +10,9 @@ extension LocalVault {
 
     /// Creates an object (POST /kv).
     /// - Throws: ``LocalVaultError``: 422 for a name or context that breaks the rules (``ObjectName``,
-    ///   ``KeyContext``), 409 if the name is in use, by a live object or by a deleted one whose
-    ///   purge is not yet due (see ``deleteObject(id:versionCheck:environmentID:context:)``).
+    ///   ``KeyContext``), 413 for a value over ``maxValueSize``, 409 if the name is in use, by a
+    ///   live object or by a deleted one whose purge is not yet due (see
+    ///   ``deleteObject(id:versionCheck:environmentID:context:)``).
     public func createObject(
         name: String,
         value: String,
@@ -122,6 +123,7 @@ extension LocalVault {
     /// last. With `versionCheck` (a version id) or `expectedVersion` (a version number), the
     /// update happens only if it names the current version: of several concurrent updates
     /// carrying the same check exactly one wins, the others get 409. Without, the last write wins.
+    /// A value over ``maxValueSize`` is refused (413).
     public func updateObject(
         id: String,
         value: String,
@@ -398,6 +400,7 @@ extension LocalVault {
     ) async throws
         -> NewObjectVersion
     {
+        guard value.utf8.count <= Self.maxValueSize else { throw Self.valueTooLarge }
         let issued = try await issueDataKey(context: context, caller: caller)
         let blob = try EnvelopeBlob.seal(
             Array(value.utf8),

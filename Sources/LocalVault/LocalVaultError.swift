@@ -11,6 +11,9 @@ public struct LocalVaultError: Error, Hashable, Sendable, CustomStringConvertibl
         case unprocessable
         /// No such object (or it was deleted), in this environment: 404.
         case notFound
+        /// An object value larger than ``LocalVault/maxValueSize``: 413, as `vault serve` answers
+        /// a request body over its limit.
+        case contentTooLarge
         /// A name already in use, or a `version_check` that is not the current version: 409.
         case conflict
         /// A customer-managed key the service may not use: 403.
@@ -52,6 +55,7 @@ public struct LocalVaultError: Error, Hashable, Sendable, CustomStringConvertibl
         case .invalidRequest: 400
         case .unprocessable: 422
         case .notFound: 404
+        case .contentTooLarge: 413
         case .conflict: 409
         case .insufficientPermissions: 403
         case .internalError: 500
@@ -65,6 +69,7 @@ public struct LocalVaultError: Error, Hashable, Sendable, CustomStringConvertibl
         case .invalidRequest: "invalid_request"
         case .unprocessable: "unprocessable_entity"
         case .notFound: "not_found"
+        case .contentTooLarge: "payload_too_large"
         case .conflict: "conflict"
         case .insufficientPermissions: "insufficient_permissions"
         case .internalError: "internal_error"

@@ -1,4 +1,5 @@
 import Hummingbird
+import LocalVault
 import NIOCore
 
 /// Reads the whole request body before anything else looks at it, refusing with 413 a body
@@ -7,8 +8,11 @@ import NIOCore
 struct BodyLimitMiddleware: RouterMiddleware {
     typealias Context = VaultRequestContext
 
-    /// The default limit: 1 MiB, ample for a 32-byte data key request or a secret value.
-    static let defaultLimit = 1 << 20
+    /// The default limit: room for the largest object value the engine accepts
+    /// (``LocalVault/maxValueSize``) however a client's JSON escapes it (at worst six bytes per
+    /// byte, `\u0000`), plus its name and key context. So the embedded store and `vault serve`
+    /// accept the same values.
+    static let defaultLimit = 6 * LocalVault.maxValueSize + 64 * 1_024
 
     let limit: Int
 

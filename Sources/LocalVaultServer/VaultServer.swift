@@ -25,7 +25,8 @@ public struct VaultServerConfiguration: Sendable {
     public var customerKeys: [CustomerKeyMapping]
     /// Requests allowed per API key and window.
     public var rateLimit: RateLimit
-    /// The largest request body accepted; larger ones get 413.
+    /// The largest request body accepted; larger ones get 413. The default,
+    /// ``defaultMaxBodySize``, fits any object value the engine accepts.
     public var maxBodySize: Int
     /// How long a deleted object holds its name before it is purged for good (0: at once).
     public var purgeDelay: Duration
@@ -43,6 +44,10 @@ public struct VaultServerConfiguration: Sendable {
     /// Whether events are recorded, and how long they are kept.
     public var events = EventSettings()
 
+    /// 6 MiB + 64 KiB: a request carrying a value of ``LocalVault/maxValueSize`` bytes, each
+    /// escaped as `\u0000`, with its name and key context.
+    public static let defaultMaxBodySize = BodyLimitMiddleware.defaultLimit
+
     public init(
         host: String = "127.0.0.1",
         port: Int = 8080,
@@ -51,7 +56,7 @@ public struct VaultServerConfiguration: Sendable {
         apiKeys: APIKeyRing,
         customerKeys: [CustomerKeyMapping] = [],
         rateLimit: RateLimit = .workOSDefault,
-        maxBodySize: Int = 1 << 20,
+        maxBodySize: Int = VaultServerConfiguration.defaultMaxBodySize,
         purgeDelay: Duration = LocalVaultConfiguration.defaultPurgeDelay,
         connectionLimits: ConnectionLimits = .default,
         kekMaxAge: Duration? = nil,

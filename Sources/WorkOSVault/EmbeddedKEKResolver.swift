@@ -57,6 +57,7 @@ extension VaultError {
         case .invalidRequest: code = .badRequest
         case .unprocessable: code = error.rule == .keyContext ? .invalidKeyContext : .badRequest
         case .notFound: code = .notFound
+        case .contentTooLarge: code = .payloadTooLarge
         case .conflict: code = error.rule == .versionCheck ? .versionConflict : .conflict
         case .insufficientPermissions: code = .authorization
         case .internalError, .unavailable: code = .serverError

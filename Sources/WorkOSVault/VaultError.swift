@@ -19,6 +19,9 @@ public struct VaultError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let conflict = Code(name: "conflict")
         /// The request was rejected as malformed or unprocessable: 400 or 422.
         public static let badRequest = Code(name: "badRequest")
+        /// The request (an object value) is larger than the service accepts: 413. The embedded
+        /// store and `vault serve` accept values up to 1 MiB; the message says the limit.
+        public static let payloadTooLarge = Code(name: "payloadTooLarge")
         /// The API key was not accepted: 401.
         public static let authentication = Code(name: "authentication")
         /// The API key may not do this, or a customer-managed key is not usable: 403.

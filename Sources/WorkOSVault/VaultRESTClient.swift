@@ -208,6 +208,7 @@ public final class VaultRESTClient: Sendable {
         case 403: code = .authorization
         case 404: code = .notFound
         case 409: code = endpoint.method == .post ? .conflict : .versionConflict
+        case 413: code = .payloadTooLarge
         case 429: code = .rateLimited
         case 500...: code = .serverError
         default: code = .invalidResponse

@@ -25,12 +25,23 @@ struct ClientOptions: ParsableArguments {
     )
     var caFile: String?
 
+    @Flag(help: "Log each request, its status, duration and retries on standard error (never keys or values).")
+    var verbose = false
+
     /// The client: the WorkOS API when WORKOS_API_KEY is set, else the embedded store.
-    func vault() throws -> Vault {
+    /// - Parameter createsStore: false for a command that only works on what a store holds (it
+    ///   reads, or changes an object): a missing embedded store is then refused (exit 5) instead
+    ///   of created, so a mistyped `VAULT_HOME` is not taken for a new, empty store.
+    func vault(createsStore: Bool = true) throws -> Vault {
         do {
             var configuration = try VaultConfiguration.fromEnvironment()
             try applyCAFile(to: &configuration)
-            return try Vault(configuration: configuration)
+            if !createsStore, case .embedded(let directory) = configuration.backend {
+                try EmbeddedStore.requireExisting(in: directory)
+            }
+            let logger = verbose ? VerboseLog.logger() : nil
+            logger?.debug("vault client", metadata: VerboseLog.metadata(of: configuration.backend))
+            return try Vault(configuration: configuration, logger: logger)
         } catch let error as VaultError {
             throw failure(reporting: error)
         }
@@ -53,19 +64,30 @@ struct ContextOptions: ParsableArguments {
     @Option(name: .customLong("context"), help: "A key context pair, key=value (repeatable).")
     var pairs: [String] = []
 
+    /// Malformed or repeated pairs are usage errors, found while parsing (before any store opens).
+    func validate() throws { _ = try parsedPairs() }
+
     func keyContext() throws -> KeyContext {
+        do {
+            return try KeyContext.validated(try parsedPairs())
+        } catch let error as KeyContextError {
+            throw ValidationError(error.description)
+        }
+    }
+
+    private func parsedPairs() throws -> [String: String] {
         var context: [String: String] = [:]
         for pair in pairs {
             guard let equals = pair.firstIndex(of: "=") else {
                 throw ValidationError("--context takes key=value, got a pair without '='")
             }
-            context[String(pair[..<equals])] = String(pair[pair.index(after: equals)...])
+            let key = String(pair[..<equals])
+            // The last of two values would win silently: the caller meant one of them.
+            guard context.updateValue(String(pair[pair.index(after: equals)...]), forKey: key) == nil else {
+                throw ValidationError("--context \(key) is given more than once")
+            }
         }
-        do {
-            return try KeyContext.validated(context)
-        } catch {
-            throw ValidationError(error.description)
-        }
+        return context
     }
 }
 
@@ -86,16 +108,30 @@ struct InputOutputOptions: ParsableArguments {
 
     func readInput() throws -> [UInt8] { try readBytes(from: inputPath) }
 
+    /// Writes `value` as one line of JSON, to `--out` when given (see ``printJSON(_:)``).
+    func write(json value: some Encodable) throws {
+        try write(line: try jsonLine(value))
+    }
+
     /// The input as text, surrounding ASCII whitespace (a trailing newline) removed.
     func readText() throws -> String {
         String(decoding: trimmingASCIIWhitespace(try readInput()), as: UTF8.self)
+    }
+
+    /// The input as text, or the `field` of the JSON object it is (see ``unwrappingJSON(_:field:)``).
+    func readText(jsonField field: String) throws -> String {
+        try unwrappingJSON(try readText(), field: field)
     }
 
     /// The input decoded from base64 (surrounding whitespace ignored), read as bytes all the way:
     /// no `String` of a possibly huge text is made, and the text is freed before this returns.
     /// - Throws: exit code 4 when the input is not strict standard base64.
     func readBase64() throws -> [UInt8] {
-        let text = trimmingASCIIWhitespace(try readInput())
+        var text = trimmingASCIIWhitespace(try readInput())
+        if text.first == UInt8(ascii: "{") {
+            // What `vault encrypt --json` printed.
+            text = ArraySlice(try unwrappingJSON(String(decoding: text, as: UTF8.self), field: "blob").utf8)
+        }
         do {
             return try text.withUnsafeBytes { try Base64.decode(ascii: $0) }
         } catch {
@@ -131,8 +167,9 @@ struct InputOutputOptions: ParsableArguments {
     }
 }
 
-/// Exit codes: 0 ok, 1 usage, 2 not found or conflict, 3 authentication or authorization,
-/// 4 decryption failure, 5 network or service failure.
+/// Exit codes: 0 ok, 1 usage (a value or request over the size limit too: 413), 2 not found or
+/// conflict, 3 authentication or authorization, 4 decryption failure (or input that is not a blob
+/// or keys blob), 5 network or service failure.
 enum ExitStatus {
     /// - Parameter decrypting: the failed call unwrapped a blob's or the input's wrapped keys, so a
     ///   rejected request (400 or 422) means the key service refused those keys: they were altered,
@@ -140,6 +177,7 @@ enum ExitStatus {
     static func code(for error: VaultError, decrypting: Bool = false) -> Int32 {
         if decrypting, error.code == .badRequest { return 4 }
         return switch error.code {
+        case .payloadTooLarge: 1
         case .notFound, .conflict, .versionConflict: 2
         case .authentication, .authorization: 3
         case .decryptionFailed, .malformedBlob: 4
@@ -167,9 +205,14 @@ func failure(reporting error: VaultError, decrypting: Bool = false) -> ExitCode 
 
 /// Prints a value as JSON (snake_case, ISO 8601 dates) on one line.
 func printJSON(_ value: some Encodable) throws {
+    printLine(try jsonLine(value))
+}
+
+/// A value as JSON (snake_case, ISO 8601 dates, sorted keys), without a newline.
+func jsonLine(_ value: some Encodable) throws -> String {
     let encoder = VaultJSON.encoder()
     encoder.outputFormatting.insert(.sortedKeys)
-    FileHandle.standardOutput.write(try encoder.encode(value) + Data("\n".utf8))
+    return String(decoding: try encoder.encode(value), as: UTF8.self)
 }
 
 func printLine(_ text: String) {

@@ -66,7 +66,9 @@ struct DatabaseOptions: ParsableArguments {
             let content = try String(contentsOfFile: passwordFile, encoding: .utf8)
             password = String(content.split(separator: "\n", omittingEmptySubsequences: false).first ?? "")
         } catch {
-            throw ValidationError("cannot read the database password file \(passwordFile)")
+            // The reason (missing, a folder, no permission), never the content.
+            let reason = (error as NSError).localizedFailureReason ?? (error as NSError).localizedDescription
+            throw ValidationError("cannot read the database password file \(passwordFile): \(reason)")
         }
         guard !password.isEmpty else { throw ValidationError("the database password file \(passwordFile) is empty") }
         components.password = password

@@ -25,13 +25,10 @@ struct Encrypt: AsyncParsableCommand {
     @Option(help: "Associated data: authenticated, not encrypted; needed again to decrypt.")
     var aad: String?
 
-    @Option(help: "The blob layout to write: a (default) or b.")
-    var layout: BlobLayout = .a
+    @Option(help: "The blob layout to write: a (default) or b (legacy A' is read-only).")
+    var layout: WritableLayout = .a
 
-    func validate() throws {
-        guard layout.isWritable else { throw ValidationError("--layout must be a or b") }
-        _ = try context.keyContext()
-    }
+    func validate() throws { _ = try context.keyContext() }
 
     func run() async throws {
         let vault = try client.vault()
@@ -42,11 +39,11 @@ struct Encrypt: AsyncParsableCommand {
                 bytes: plaintext,
                 context: keyContext,
                 associatedData: aad.map { Array($0.utf8) },
-                layout: layout
+                layout: layout.blobLayout
             )
         }
         if client.json {
-            try printJSON(["blob": blob.base64EncodedString(), "layout": blob.layout.description])
+            try files.write(json: BlobJSON(blob))
         } else {
             try files.write(line: blob.base64EncodedString())
         }
@@ -58,7 +55,10 @@ struct Decrypt: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Decrypt a base64 blob made by this tool or any official WorkOS SDK.",
         discussion: """
-            Reads layouts A, B and the legacy A' (32-byte IV), detecting which; --layout forces one.
+            Reads layouts A, B and the legacy A' (32-byte IV), detecting which; --layout forces one. \
+            The input is the base64 blob, or the JSON `vault encrypt --json` prints. --json prints \
+            {"plaintext": text} for UTF-8 text, else {"plaintext_base64": ...}; --base64 always \
+            prints the plaintext in base64.
 
             Examples:
               vault decrypt < card.blob
@@ -75,17 +75,19 @@ struct Decrypt: AsyncParsableCommand {
     @Option(help: "Force a layout: a, b or legacy-a (default: detect).")
     var layout: BlobLayout?
 
+    @Flag(help: "Print the plaintext in base64 (with --json: as plaintext_base64), for binary data.")
+    var base64 = false
+
     func run() async throws {
-        let vault = try client.vault()
+        let vault = try client.vault(createsStore: false)
         let blob = try files.readBase64()
         let plaintext = try await reportingErrors(decrypting: true) {
             try await vault.decrypt(bytes: blob, associatedData: aad.map { Array($0.utf8) }, layout: layout)
         }
         if client.json {
-            guard let text = String(validating: plaintext, as: UTF8.self) else {
-                throw ValidationError("the plaintext is not UTF-8 text; decrypt without --json")
-            }
-            try printJSON(["plaintext": text])
+            try files.write(json: PlaintextJSON(plaintext, base64: base64))
+        } else if base64 {
+            try files.write(line: Base64.encode(plaintext))
         } else {
             try files.write(plaintext)
         }
@@ -111,12 +113,13 @@ struct Rekey: AsyncParsableCommand {
     func validate() throws { _ = try context.keyContext() }
 
     func run() async throws {
-        let vault = try client.vault()
-        let blob = try files.readText()
+        let vault = try client.vault(createsStore: false)
+        let blob = try files.readText(jsonField: "blob")
         let keyContext = try context.keyContext()
-        let moved = try await reportingErrors { try await vault.rekey(blob, to: keyContext) }
+        // The blob's wrapped keys are unwrapped to be re-wrapped: refused ones are a decryption failure.
+        let moved = try await reportingErrors(decrypting: true) { try await vault.rekey(blob, to: keyContext) }
         if client.json {
-            try printJSON(["blob": moved])
+            try files.write(json: try BlobJSON(base64: moved))
         } else {
             try files.write(line: moved)
         }

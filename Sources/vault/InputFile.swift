@@ -12,14 +12,15 @@ import Darwin
 func readBytes(from path: String?) throws -> [UInt8] {
     guard let path else { return try readAll(from: STDIN_FILENO) }
     let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-    guard descriptor >= 0 else { throw ValidationError("cannot read --in: \(String(cString: strerror(errno)))") }
+    guard descriptor >= 0 else { throw ValidationError("cannot read \(path): \(String(cString: strerror(errno)))") }
     defer { _ = close(descriptor) }
-    return try readAll(from: descriptor)
+    return try readAll(from: descriptor, describedAs: path)
 }
 
 /// Reads `descriptor` to its end: a regular file straight into an array of its size, then
 /// whatever is left (all of a pipe, or what a file gained meanwhile) a 1 MiB chunk at a time.
-func readAll(from descriptor: Int32) throws -> [UInt8] {
+/// - Parameter name: what a failure message calls the input (a folder opens but cannot be read).
+func readAll(from descriptor: Int32, describedAs name: String = "the input") throws -> [UInt8] {
     var status = stat()
     let size = fstat(descriptor, &status) == 0 && status.st_mode & S_IFMT == S_IFREG ? Int(status.st_size) : 0
     var failure: Int32 = 0
@@ -40,7 +41,7 @@ func readAll(from descriptor: Int32) throws -> [UInt8] {
             if got <= 0 { break }
             bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[..<got]))
         }
-        if failure != 0 { throw ValidationError("cannot read the input: \(String(cString: strerror(failure)))") }
+        if failure != 0 { throw ValidationError("cannot read \(name): \(String(cString: strerror(failure)))") }
     }
     return bytes
 }

@@ -114,8 +114,14 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("rate-window"), help: "The rate-limit window, in seconds.")
     var rateWindow = 60
 
-    @Option(name: .customLong("max-body-size"), help: "The largest request body accepted, in bytes (else 413).")
-    var maxBodySize = 1 << 20
+    @Option(
+        name: .customLong("max-body-size"),
+        help: """
+            The largest request body accepted, in bytes (else 413). The default fits any object value \
+            the store accepts (1 MiB) however its JSON is escaped.
+            """
+    )
+    var maxBodySize = VaultServerConfiguration.defaultMaxBodySize
 
     @Option(
         name: .customLong("purge-delay"),

@@ -17,33 +17,52 @@ struct VaultCommand: AsyncParsableCommand {
             folder unless given --data-dir.
             Secrets (API keys, the root key, values, plaintext) are read from the environment, \
             standard input or files, never from the command line.
-            Exit codes: 0 ok, 1 usage, 2 not found or conflict, 3 authentication or authorization, \
-            4 decryption failure, 5 network or service failure.
+            Exit codes: 0 ok, 1 usage (a value over the size limit too), 2 not found or conflict, \
+            3 authentication or authorization, 4 decryption failure or input that is not a blob or \
+            keys blob, 5 network or service failure (no embedded store where a command only reads).
             """,
+        version: VaultCommand.version,
         subcommands: [
             Encrypt.self, Decrypt.self, Rekey.self, KV.self, Keys.self, Serve.self, Bench.self, Doctor.self, Admin.self,
             Migrate.self,
         ]
     )
 
+    /// What `vault --version` prints.
+    static let version = "0.1"
+
     /// Runs the command; usage errors exit with status 1 (ArgumentParser's default is 64), so the
     /// documented codes hold: 0 ok, 1 usage, 2 not found or conflict, 3 authentication or
     /// authorization, 4 decryption failure, 5 network or service failure.
     static func main() async {
+        var command: any ParsableCommand
         do {
-            var command = try parseAsRoot()
+            command = try parseAsRoot()
+        } catch {
+            guard exitCode(for: error) == .validationFailure else { exit(withError: error) }
+            var message = fullMessage(for: error)
+            if let hint = SubcommandSuggestion.hint(for: Array(CommandLine.arguments.dropFirst())) {
+                message += "\n" + hint
+            }
+            FileHandle.standardError.write(Data((message + "\n").utf8))
+            Foundation.exit(1)
+        }
+        do {
             if command is Serve { runConcurrencyOnEventLoops() }
             if var asyncCommand = command as? AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
                 try command.run()
             }
+        } catch let exit as ExitCode {
+            Foundation.exit(exit.rawValue)
+        } catch let error as ValidationError {
+            // The command line parsed: a failure now is not a usage mistake, so its reason alone
+            // is printed, without the usage line.
+            FileHandle.standardError.write(Data("vault: \(error.message)\n".utf8))
+            Foundation.exit(1)
         } catch {
-            if exitCode(for: error) == .validationFailure {
-                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
-                Foundation.exit(1)
-            }
-            exit(withError: error)
+            exit(withError: error)  // `--help` of a subcommand arrives here, as a request to print it
         }
     }
 }

@@ -25,6 +25,8 @@ public final class SpawnedProcess: Sendable {
     public enum Input {
         case null
         case file(String)
+        /// A descriptor the child gets a copy of (such as a pseudo-terminal).
+        case descriptor(Int32)
     }
 
     /// Where standard output or standard error goes.
@@ -56,6 +58,7 @@ public final class SpawnedProcess: Sendable {
         switch standardInput {
         case .null: posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         case .file(let path): posix_spawn_file_actions_addopen(&actions, 0, path, O_RDONLY, 0)
+        case .descriptor(let source): posix_spawn_file_actions_adddup2(&actions, source, 0)
         }
         for (descriptor, output) in [(Int32(1), standardOutput), (2, standardError)] {
             switch output {

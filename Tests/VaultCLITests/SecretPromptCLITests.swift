@@ -1,0 +1,98 @@
+import Foundation
+import TestProcesses
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// `vault kv create` on an interactive terminal (issue 15, section 3): it asks on standard error
+/// and reads the value without echoing it. The terminal here is a pseudo-terminal whose master
+/// side sees whatever the terminal echoes.
+@Suite(.timeLimit(.minutes(2)))
+struct SecretPromptCLITests {
+    let cli = VaultCLITests()
+
+    /// A pseudo-terminal: the master (what a terminal emulator holds) and the slave (the
+    /// terminal a program reads). Glibc's module does not export `posix_openpt`, so on Linux the
+    /// multiplexer is opened and unlocked by hand (TIOCSPTLCK, TIOCGPTN from <asm-generic/ioctls.h>).
+    func openTerminal() throws -> (master: Int32, slave: Int32) {
+        #if os(Linux)
+        let master = open("/dev/ptmx", O_RDWR | O_NOCTTY)
+        try #require(master >= 0)
+        var unlock: Int32 = 0
+        var number: UInt32 = 0
+        try #require(ioctl(master, UInt(0x4004_5431), &unlock) == 0 && ioctl(master, UInt(0x8004_5430), &number) == 0)
+        let path = "/dev/pts/\(number)"
+        #else
+        let master = posix_openpt(O_RDWR | O_NOCTTY)
+        try #require(master >= 0 && grantpt(master) == 0 && unlockpt(master) == 0)
+        let path = String(cString: ptsname(master))
+        #endif
+        let slave = open(path, O_RDWR | O_NOCTTY)
+        try #require(slave >= 0)
+        return (master, slave)
+    }
+
+    /// What the master side has to read now (the terminal's echo), without waiting.
+    func pending(_ master: Int32) -> String {
+        _ = fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK)
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4_096)
+        while true {
+            let got = read(master, &buffer, buffer.count)
+            if got <= 0 { break }
+            bytes += buffer[..<got]
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    @Test func aTerminalIsAskedForTheValueWithoutEcho() async throws {
+        defer { try? FileManager.default.removeItem(atPath: cli.home) }
+        let (master, slave) = try openTerminal()
+        defer {
+            close(master)
+            close(slave)
+        }
+        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("WORKOS_") }
+        environment["VAULT_HOME"] = cli.home
+        let outputPath = cli.home + "-prompt.out"
+        let errorPath = cli.home + "-prompt.err"
+        defer { for path in [outputPath, errorPath] { try? FileManager.default.removeItem(atPath: path) } }
+        let process = try SpawnedProcess(
+            program: VaultCLITests.binary.path,
+            arguments: ["kv", "create", "typed", "--context", "a=b"],
+            environment: environment,
+            standardInput: .descriptor(slave),
+            standardOutput: .file(outputPath),
+            standardError: .file(errorPath)
+        )
+        defer { process.forceStop() }
+
+        // The prompt shows once echo is off: type only then, as a person would.
+        let deadline = ContinuousClock.now + .seconds(60)
+        func prompt() -> String { (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? "" }
+        while !prompt().contains("value: ") {
+            try #require(process.isRunning && ContinuousClock.now < deadline, "no prompt: \(prompt())")
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let secret = "s3cret-typed-on-a-tty"
+        _ = (secret + "\n").withCString { write(master, $0, strlen($0)) }
+        let ended = try await process.waitForExit(timeout: .seconds(60))
+        let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+        #expect(ended?.reason == .exit && ended?.status == 0, "\(output) \(prompt())")
+        #expect(!pending(master).contains(secret), "the terminal echoed the value")
+
+        #expect(try await cli.vault(["kv", "get", "--name", "typed", "--raw"]).stdout == secret)
+    }
+
+    @Test func aPipeIsReadWithoutAPrompt() async throws {
+        defer { try? FileManager.default.removeItem(atPath: cli.home) }
+        let created = try await cli.vault(["kv", "create", "piped", "--context", "a=b"], input: "from a pipe")
+        #expect(created.status == 0)
+        #expect(!created.stderr.contains("value: "))
+        #expect(try await cli.vault(["kv", "get", "--name", "piped", "--raw"]).stdout == "from a pipe")
+    }
+}
