@@ -20,6 +20,9 @@ import LocalVault
 /// Blobs are written in layout A (what the Python, Node, Ruby, Kotlin, PHP and .NET SDKs read) or
 /// B on request; decryption reads A, B and the legacy A', detecting which.
 public final class Vault: Sendable {
+    /// This library's version (the `vault` CLI's `--version`, and the client's User-Agent).
+    public static let version = "0.1"
+
     /// Where data keys come from.
     public let resolver: any KEKResolver
     /// Where objects live.

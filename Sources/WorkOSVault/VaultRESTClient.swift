@@ -17,7 +17,7 @@ public final class VaultRESTClient: Sendable {
 
     public let configuration: RemoteConfiguration
     private let transport: CurlTransport
-    private let userAgent = "workos-vault-swift/0.1"
+    private let userAgent = "workos-vault-swift/\(Vault.version)"
     /// `Bearer <key>`, built once rather than per request.
     private let authorization: String
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import NIOCore
 import NIOPosix
+import WorkOSVault
 
 /// `vault`: a local WorkOS Vault.
 @main
@@ -29,7 +30,7 @@ struct VaultCommand: AsyncParsableCommand {
     )
 
     /// What `vault --version` prints.
-    static let version = "0.1"
+    static let version = Vault.version
 
     /// Runs the command; usage errors exit with status 1 (ArgumentParser's default is 64), so the
     /// documented codes hold: 0 ok, 1 usage, 2 not found or conflict, 3 authentication or
