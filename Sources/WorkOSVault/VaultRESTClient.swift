@@ -79,28 +79,34 @@ public final class VaultRESTClient: Sendable {
 
     /// ``exchange(_:body:logger:)`` with the body encoded already.
     func exchange(_ endpoint: Endpoint, jsonBody: [UInt8]?, logger: Logger?) async throws -> TransportResponse {
+        let options = RequestOptions.current
+        try options?.validate()
         var headers: [(name: String, value: String)] = [
             ("Authorization", authorization),
             ("Accept", "application/json"),
             ("User-Agent", userAgent),
         ]
-        headers.reserveCapacity(5)
+        headers.reserveCapacity(5 + (options?.headers.count ?? 0))
         if jsonBody != nil {
             headers.append(("Content-Type", "application/json"))
         }
         if endpoint.method == .post {
             // One key for every retry of this call, so a retried POST creates nothing new.
-            headers.append(("Idempotency-Key", Self.idempotencyKey()))
+            headers.append(("Idempotency-Key", options?.idempotencyKey ?? Self.idempotencyKey()))
         }
+        if let extra = options?.headers {
+            headers += extra.sorted { $0.key < $1.key }.map { (name: $0.key, value: $0.value) }
+        }
+        let timeout = options?.timeout ?? configuration.requestTimeout
         let request = TransportRequest(
             method: endpoint.method,
             url: url(for: endpoint),
             headers: headers,
             body: jsonBody,
-            timeout: configuration.requestTimeout,
-            connectTimeout: min(configuration.requestTimeout, .seconds(10))
+            timeout: timeout,
+            connectTimeout: min(timeout, .seconds(10))
         )
-        let retry = configuration.retry
+        let retry = options?.retry ?? configuration.retry
         let response: TransportResponse
         do {
             response = try await transport.send(request, retry: retry, isRetriable: Self.isRetriable) { attempt in
