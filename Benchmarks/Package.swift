@@ -18,6 +18,7 @@ let package = Package(
         .package(path: "../"),
         // Without the trait, resolution pulls a default-trait dependency that the local mirror lacks.
         .package(url: "https://github.com/ordo-one/benchmark", exact: "1.38.1", traits: ["MallocInterposer"]),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
     targets: [
         .executableTarget(
@@ -33,6 +34,15 @@ let package = Package(
         ),
         // Plain timed loops for `./compare`: no benchmark harness in the process, so nothing (the
         // malloc interposer included) sits between the engine and libcrypto.
+        // The Swift client's side of the HTTP, batch and local rows (`vault-bench e2e`, `embedded`,
+        // `string`, `blobs`, `batch-decrypt`).
+        .executableTarget(
+            name: "VaultBench",
+            dependencies: [
+                .product(name: "WorkOSVault", package: rootPackageIdentity),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         .executableTarget(
             name: "EngineThroughput",
             dependencies: [

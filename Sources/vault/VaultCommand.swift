@@ -24,7 +24,7 @@ struct VaultCommand: AsyncParsableCommand {
             """,
         version: VaultCommand.version,
         subcommands: [
-            Encrypt.self, Decrypt.self, Rekey.self, KV.self, Keys.self, Serve.self, Bench.self, Doctor.self, Admin.self,
+            Encrypt.self, Decrypt.self, Rekey.self, KV.self, Keys.self, Serve.self, Doctor.self, Admin.self,
             Migrate.self,
         ]
     )

@@ -10,11 +10,12 @@ import Glibc
 import Darwin
 #endif
 
-/// `vault bench`: measurements for `Benchmarks/compare`, kept out of `vault --help`.
+/// `vault-bench`: the Swift client's side of `Benchmarks/compare` (out of the shipped `vault` CLI).
+@main
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "vault-bench",
         abstract: "Measure this client against a Vault server (used by Benchmarks/compare).",
-        shouldDisplay: false,
         subcommands: [E2E.self, Embedded.self, StringSeal.self, Blobs.self, BatchDecrypt.self]
     )
 
@@ -525,4 +526,24 @@ enum ProcessCPUTime {
     private static func microseconds(_ time: timeval) -> Double {
         Double(time.tv_sec) * 1e6 + Double(time.tv_usec)
     }
+}
+
+/// Runs `body`; a ``VaultError`` becomes its message on standard error and exit status 1.
+func reportingErrors<Result>(_ body: () async throws -> Result) async throws -> Result {
+    do {
+        return try await body()
+    } catch let error as VaultError {
+        throw failure(reporting: error)
+    }
+}
+
+/// Prints the error's message (never a secret) and returns exit status 1 to throw.
+func failure(reporting error: VaultError) -> ExitCode {
+    FileHandle.standardError.write(Data("vault-bench: \(error.message)\n".utf8))
+    return ExitCode(1)
+}
+
+/// One line on standard output.
+func printLine(_ text: String) {
+    print(text)
 }
