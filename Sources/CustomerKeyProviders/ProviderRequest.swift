@@ -23,7 +23,7 @@ public struct ProviderRequest: Sendable {
         maxRetryAfter: .seconds(5)
     )
     /// One transport for every provider of the process: connections and TLS sessions are reused.
-    public static let sharedTransport = CurlTransport(maxResponseBytes: 1 << 20)
+    package static let sharedTransport = CurlTransport(maxResponseBytes: 1 << 20)
 
     /// The provider's name in messages, such as `AWS KMS`.
     public let providerName: String
@@ -34,12 +34,29 @@ public struct ProviderRequest: Sendable {
     public var retry: RetryPolicy
     let transport: CurlTransport
 
+    /// Requests over the process's shared libcurl transport.
     public init(
         providerName: String,
         keyID: String,
         timeout: Duration = Self.defaultTimeout,
-        retry: RetryPolicy = Self.defaultRetry,
-        transport: CurlTransport = Self.sharedTransport
+        retry: RetryPolicy = Self.defaultRetry
+    ) {
+        self.init(
+            providerName: providerName,
+            keyID: keyID,
+            timeout: timeout,
+            retry: retry,
+            transport: Self.sharedTransport
+        )
+    }
+
+    /// Requests over `transport` (the package's tests give their own).
+    package init(
+        providerName: String,
+        keyID: String,
+        timeout: Duration,
+        retry: RetryPolicy,
+        transport: CurlTransport
     ) {
         self.providerName = providerName
         self.keyID = keyID
@@ -55,7 +72,7 @@ public struct ProviderRequest: Sendable {
     ///   - refusalCodes: the error codes that mean the key may not be used.
     /// - Throws: ``LocalVaultError`` (403 or 503, see the type), or `CancellationError`.
     @concurrent
-    public func send(
+    package func send(
         _ request: TransportRequest,
         errorCode: @Sendable (TransportResponse) -> String? = { _ in nil },
         refusalCodes: Set<String> = []
