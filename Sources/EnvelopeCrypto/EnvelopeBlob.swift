@@ -3,7 +3,8 @@
 ///
 /// Reading: ``init(parsing:layout:)`` (bytes) or ``init(base64Encoded:layout:)`` (the text form
 /// the SDKs store), then hand ``encryptedKeys`` to the key service and ``open(with:associatedData:)``
-/// with the data key it returns. Writing: ``seal(_:with:encryptedKeys:associatedData:layout:)``.
+/// with the data key it returns. Writing: ``seal(_:with:encryptedKeys:associatedData:layout:)-([UInt8],_,_,_,_)``
+/// (bytes) or ``seal(_:with:encryptedKeys:associatedData:layout:)-(String,_,_,_,_)`` (text).
 ///
 /// The value keeps the blob's bytes and the offsets of its parts: parsing copies nothing, so
 /// opening a 1 MiB blob decrypts straight from the bytes it was given.

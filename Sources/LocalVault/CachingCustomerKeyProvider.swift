@@ -7,7 +7,7 @@ import Synchronization
 /// Entries are found by a SHA-256 of the wrapped bytes and the associated data, and expire
 /// ``ttl`` after the provider answered (a hit does not extend them): a key revoked at the
 /// provider stops working here within ``ttl``. Failures are never cached. An expired or evicted
-/// entry is dropped, and its ``DataKey`` wiped once no caller holds it any more (see ``DataKey``).
+/// entry is dropped, and its `DataKey` wiped once no caller holds it any more (see `DataKey`).
 public final class CachingCustomerKeyProvider: CustomerKeyProvider {
     /// The most entries kept; past it, expired ones go first, then everything.
     public static let maxEntries = 10_000
@@ -21,7 +21,9 @@ public final class CachingCustomerKeyProvider: CustomerKeyProvider {
         var nextSweep = ContinuousClock.now
     }
 
-    /// - Parameter ttl: how long an unwrapped key is served from memory; must be positive.
+    /// - Parameters:
+    ///   - base: the provider that wraps and unwraps.
+    ///   - ttl: how long an unwrapped key is served from memory; must be positive.
     public init(_ base: any CustomerKeyProvider, ttl: Duration) {
         self.base = base
         self.ttl = ttl

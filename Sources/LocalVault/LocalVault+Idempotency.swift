@@ -17,7 +17,7 @@ extension LocalVault {
 
     /// The outcome of claiming an idempotency key.
     public enum IdempotencyClaim: Sendable, Equatable {
-        /// First use: run the request, then call ``completeIdempotencyKey(scope:key:status:body:)``.
+        /// First use: run the request, then call ``LocalVault/completeIdempotencyKey(scope:key:status:body:durable:)``.
         case claimed
         /// A retry: answer with the stored response.
         case replay(status: Int, body: [UInt8])
@@ -28,7 +28,12 @@ extension LocalVault {
     }
 
     /// Claims `key` for a request whose method, path and body hash to `requestHash`.
-    /// - Parameter scope: whose keys these are (the API key id): keys never collide across callers.
+    /// - Parameters:
+    ///   - scope: whose keys these are (the API key id): keys never collide across callers.
+    ///   - key: the request's `Idempotency-Key`.
+    ///   - requestHash: the hash of the request's method, path and body.
+    ///   - durable: whether the claim is kept in the store (true) or only in memory.
+    ///   - now: the time of the request.
     /// - Throws: ``LocalVaultError`` (400) for a key holding a control character.
     public func claimIdempotencyKey(
         scope: String,

@@ -9,8 +9,8 @@ extension LocalVault {
     // MARK: Create, read, update, delete
 
     /// Creates an object (POST /kv).
-    /// - Throws: ``LocalVaultError``: 422 for a name or context that breaks the rules (``ObjectName``,
-    ///   ``KeyContext``), 413 for a value over ``maxValueSize``, 409 if the name is in use, by a
+    /// - Throws: ``LocalVaultError``: 422 for a name or context that breaks the rules (`ObjectName`,
+    ///   `KeyContext`), 413 for a value over ``maxValueSize``, 409 if the name is in use, by a
     ///   live object or by a deleted one whose purge is not yet due (see
     ///   ``deleteObject(id:versionCheck:environmentID:context:)``).
     public func createObject(
@@ -53,10 +53,10 @@ extension LocalVault {
     ///
     /// Every call that finds an object takes an optional `context`: when given, the object is
     /// found only if its key context holds exactly these pairs, byte for byte (see
-    /// ``KeyContext/canonicalJSON``); any other object is the same 404 as a missing one, and
+    /// `KeyContext.canonicalJSON`); any other object is the same 404 as a missing one, and
     /// nothing is decrypted.
     /// - Throws: ``LocalVaultError``: 404 if there is no such live object in the environment (or
-    ///   its context is not `context`), 422 for a `context` that breaks ``KeyContext``'s rules.
+    ///   its context is not `context`), 422 for a `context` that breaks `KeyContext`'s rules.
     public func readObject(id: String, environmentID: String, context: KeyContext? = nil) async throws -> VaultObject {
         try await readObject(id: id, caller: .local(environmentID), context: context)
     }
@@ -299,10 +299,10 @@ extension LocalVault {
 
     /// A page of the environment's live objects (GET /kv), ordered by creation. `after` and
     /// `before` are object ids from a previous page's `list_metadata`. With a
-    /// ``ListObjectsQuery/keyContext``, only objects whose context is exactly that one are listed.
+    /// `ListObjectsQuery.keyContext`, only objects whose context is exactly that one are listed.
     /// - Throws: ``LocalVaultError``: 422 for a limit outside 1...100, an unknown cursor, a
     ///   search holding a control character (no name holds one), or a key context that breaks
-    ///   ``KeyContext``'s rules.
+    ///   `KeyContext`'s rules.
     public func listObjects(
         _ query: ListObjectsQuery,
         environmentID: String
@@ -433,7 +433,7 @@ extension LocalVault {
 
     /// The live object `lookup` names (and whose context is `context`, when given: compared by
     /// the storage, so that no other object's row is even read). Ids are ours and names follow
-    /// ``ObjectName``: text holding a control character names no object, and is never matched
+    /// `ObjectName`: text holding a control character names no object, and is never matched
     /// cut at a NUL.
     private func fetch(
         _ lookup: ObjectLookup,

@@ -156,9 +156,9 @@ public struct IssuedDataKey: Sendable, CustomStringConvertible, CustomDebugStrin
 }
 
 /// The Vault service itself, in-process: KEKs per context pair, data keys, rekey, versioned
-/// encrypted objects per environment, and BYOK, stored in SQLite (or, through
-/// ``open(storage:configuration:storeDescription:)``, in another ``VaultStorage``). `vault serve`
-/// puts it behind the WorkOS REST API; the embedded resolver calls it directly.
+/// encrypted objects per environment, and BYOK, stored in SQLite (or, through the
+/// `LocalVaultPostgres` module, in PostgreSQL). `vault serve` puts it behind the WorkOS REST API;
+/// the embedded resolver calls it directly.
 public final class LocalVault: Sendable {
     /// The environment of API keys configured without one.
     public static let defaultEnvironmentID = "environment_local"

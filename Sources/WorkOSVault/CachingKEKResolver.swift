@@ -13,7 +13,7 @@ import VaultAPI
 ///   wrapped form.
 ///
 /// Concurrent misses for the same context, or the same wrapped keys, share one request (single
-/// flight). Evicted keys are released, and a ``DataKey`` wipes its bytes when its last holder lets
+/// flight). Evicted keys are released, and a `DataKey` wipes its bytes when its last holder lets
 /// go. Safe to use from many tasks at once.
 public final class CachingKEKResolver: KEKResolver {
     public let base: any KEKResolver

@@ -11,7 +11,7 @@
 public struct RequestOptions: Sendable, Hashable {
     /// The limit on each request, connection included (instead of ``RemoteConfiguration/requestTimeout``).
     public var timeout: Duration?
-    /// Retries of each request (instead of ``RemoteConfiguration/retry``); ``RetryPolicy/none`` for none.
+    /// Retries of each request (instead of ``RemoteConfiguration/retry``); `RetryPolicy.none` for none.
     public var retry: RetryPolicy?
     /// The `Idempotency-Key` of the POST requests (instead of a new random one per call). Give it to a
     /// call that makes one POST, such as `createObject` or `createDataKey`: a repeat with the same key

@@ -35,9 +35,11 @@ extension Vault {
     static let batchWindow = 1_024
 
     /// Decrypts many base64 blobs.
-    /// - Parameter maxConcurrentRequests: key requests in flight at once (default 32, the
-    ///   connections the transport opens per host: more would only queue in libcurl, and fewer
-    ///   leave a single-core server fewer requests per wake-up).
+    /// - Parameters:
+    ///   - items: the blobs, each with its associated data.
+    ///   - maxConcurrentRequests: key requests in flight at once (default 32, the
+    ///     connections the transport opens per host: more would only queue in libcurl, and fewer
+    ///     leave a single-core server fewer requests per wake-up).
     /// - Returns: one result per item, in input order.
     public func decrypt(
         many items: [DecryptItem],

@@ -32,7 +32,10 @@ public final class Vault: Sendable {
     private let logger: Logger?
 
     /// A client for `configuration` (by default, read from the environment).
-    /// - Parameter logger: where to log request ids, statuses and durations; never secrets. None by default.
+    /// - Parameters:
+    ///   - configuration: the backend and caches; `nil` reads them from the environment
+    ///     (``VaultConfiguration/fromEnvironment(_:)``).
+    ///   - logger: where to log request ids, statuses and durations; never secrets. None by default.
     /// - Throws: ``VaultError`` for a bad configuration or an embedded store that cannot be opened.
     public convenience init(configuration: VaultConfiguration? = nil, logger: Logger? = nil) throws {
         let configuration = try configuration ?? .fromEnvironment()
@@ -95,7 +98,7 @@ public final class Vault: Sendable {
     ///   - plaintext: UTF-8 text; the empty string is valid.
     ///   - context: selects the KEKs; checked against the Vault rules before any request.
     ///   - associatedData: authenticated, not encrypted; must be given again to decrypt.
-    ///   - layout: ``BlobLayout/a`` (default) or ``BlobLayout/b``.
+    ///   - layout: `BlobLayout.a` (default) or `BlobLayout.b`.
     /// - Throws: ``VaultError``.
     public func encrypt(
         _ plaintext: String,
@@ -116,7 +119,10 @@ public final class Vault: Sendable {
     }
 
     /// Decrypts a base64 blob written by this library or any official WorkOS SDK.
-    /// - Parameter layout: force a layout; `nil` detects it.
+    /// - Parameters:
+    ///   - blob: the blob in standard base64 with padding.
+    ///   - associatedData: the associated data given to encrypt, if any.
+    ///   - layout: force a layout; `nil` detects it.
     /// - Throws: ``VaultError`` (``VaultError/Code-swift.struct/decryptionFailed`` for a wrong key,
     ///   wrong associated data or tampered blob).
     public func decrypt(_ blob: String, associatedData: String? = nil, layout: BlobLayout? = nil) async throws -> String
@@ -219,8 +225,8 @@ public final class Vault: Sendable {
 
     /// Stores a new object. Its context never changes; updates add versions.
     /// - Throws: ``VaultError``: ``VaultError/Code-swift.struct/badRequest`` for a name that breaks
-    ///   ``ObjectName``'s rule and ``VaultError/Code-swift.struct/invalidKeyContext`` for a context
-    ///   that breaks ``KeyContext``'s, both before any request.
+    ///   `ObjectName`'s rule and ``VaultError/Code-swift.struct/invalidKeyContext`` for a context
+    ///   that breaks `KeyContext`'s, both before any request.
     public func createObject(name: String, value: String, context: KeyContext) async throws -> ObjectMetadata {
         do {
             try ObjectName.validate(name)
@@ -240,7 +246,7 @@ public final class Vault: Sendable {
     /// alike. This is this project's extension of the WorkOS API: `vault serve` and the embedded
     /// store apply it, and against the WorkOS API the client checks each answer itself.
     /// - Throws: ``VaultError``: ``VaultError/Code-swift.struct/invalidKeyContext`` for a
-    ///   `context` that breaks ``KeyContext``'s rules, before any request.
+    ///   `context` that breaks `KeyContext`'s rules, before any request.
     public func readObject(id: String, context: KeyContext? = nil) async throws -> VaultObject {
         try validate(context)
         return try await objects.readObject(id: id, context: context, logger: logger)
@@ -267,7 +273,7 @@ public final class Vault: Sendable {
     }
 
     /// Stores a new version. With `versionCheck` (a version id) or `expectedVersion` (a version
-    /// number, ``ObjectMetadata/version``), fails with ``VaultError/Code-swift.struct/versionConflict``
+    /// number, `ObjectMetadata.version`), fails with ``VaultError/Code-swift.struct/versionConflict``
     /// unless it names the current version. With `context`, only an object of exactly that
     /// context is updated (see ``readObject(id:context:)``).
     public func updateObject(
@@ -318,7 +324,7 @@ public final class Vault: Sendable {
         return try await objects.listVersions(id: id, context: context, logger: logger).data
     }
 
-    /// One page of objects; with ``ListObjectsQuery/keyContext``, only the objects of exactly that
+    /// One page of objects; with `ListObjectsQuery.keyContext`, only the objects of exactly that
     /// context.
     public func listObjects(_ query: ListObjectsQuery = ListObjectsQuery()) async throws -> ListResponse<ObjectSummary>
     {

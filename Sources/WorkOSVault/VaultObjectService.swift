@@ -40,7 +40,7 @@ public protocol VaultObjectService: Sendable {
         -> DeleteObjectResponse
     func describeObject(id: String, context: KeyContext?, logger: Logger?) async throws -> ObjectWithoutValue
     func listVersions(id: String, context: KeyContext?, logger: Logger?) async throws -> ListResponse<ObjectVersion>
-    /// A page of objects; with ``ListObjectsQuery/keyContext``, only those of exactly that context.
+    /// A page of objects; with `ListObjectsQuery.keyContext`, only those of exactly that context.
     func listObjects(_ query: ListObjectsQuery, logger: Logger?) async throws -> ListResponse<ObjectSummary>
 }
 
