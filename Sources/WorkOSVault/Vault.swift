@@ -23,7 +23,7 @@ public final class Vault: Sendable {
     public let objects: any VaultObjectService
     /// The layout ``encrypt(_:context:associatedData:layout:)`` writes when none is given.
     public let defaultLayout: BlobLayout
-    private let logger: Logger?
+    let logger: Logger?
 
     /// A client for `configuration` (by default, read from the environment).
     /// - Parameter logger: where to log request ids, statuses and durations; never secrets. None by default.
@@ -178,7 +178,7 @@ public final class Vault: Sendable {
         }
     }
 
-    private func validate(_ context: KeyContext?) throws {
+    func validate(_ context: KeyContext?) throws {
         do {
             try context?.validate()
         } catch {
