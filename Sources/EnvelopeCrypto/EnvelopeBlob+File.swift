@@ -146,10 +146,11 @@ package enum FileDestination {
         }
     }
 
-    /// Runs `body` with a sink for `path`: a regular file (or a symbolic link, replaced rather
-    /// than followed) or a new path gets a private temporary file renamed into place when `body`
-    /// returns; a FIFO, device or socket is written through, after `body` returns when
-    /// `holdUntilDone`.
+    /// Runs `body` with a sink for `path`: a regular file or a new path gets a private temporary
+    /// file renamed into place when `body` returns; a FIFO, device or socket (or a symbolic link to
+    /// one, such as `/dev/stdout`) is written through, after `body` returns when `holdUntilDone`.
+    /// Any other symbolic link is replaced, never followed, so a link planted in a shared folder
+    /// cannot aim the output at another file.
     package static func write(
         to path: String,
         holdUntilDone: Bool,
@@ -158,9 +159,10 @@ package enum FileDestination {
         var status = stat()
         let exists = lstat(path, &status) == 0
         guard exists || errno == ENOENT else { throw .fileAccess("inspect the output", errno: errno) }
-        let type = status.st_mode & S_IFMT
+        var type = status.st_mode & S_IFMT
+        if exists, type == S_IFLNK, stat(path, &status) == 0 { type = status.st_mode & S_IFMT }
         if exists, type == S_IFDIR { throw .fileAccess("write the output", errno: EISDIR) }
-        guard exists, type != S_IFREG, type != S_IFLNK else {
+        guard exists, type == S_IFIFO || type == S_IFCHR || type == S_IFSOCK else {
             try PrivateFile.replace(path) { (descriptor) throws(EnvelopeCryptoError) in
                 try body(DescriptorSink(descriptor: descriptor))
             }
@@ -169,6 +171,10 @@ package enum FileDestination {
         let descriptor = open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC)
         guard descriptor >= 0 else { throw .fileAccess("open the output", errno: errno) }
         defer { _ = close(descriptor) }
+        // The path became a regular file after the check: never write one in place.
+        guard fstat(descriptor, &status) == 0, status.st_mode & S_IFMT != S_IFREG else {
+            throw .fileAccess("write the output", errno: EEXIST)
+        }
         try writeThrough(descriptor, holdUntilDone: holdUntilDone, body)
     }
 

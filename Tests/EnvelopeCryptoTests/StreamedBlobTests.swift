@@ -309,6 +309,51 @@ import Darwin
         }
     }
 
+    /// A link to a FIFO or device (as `/dev/stdout` is) is written through; a link to anything
+    /// else is replaced by the output, its target untouched.
+    @Test func symbolicLinksAreFollowedOnlyToPipesAndDevices() throws {
+        let key = try DataKey.generate()
+        let plaintext = Self.random(100)
+        try withFolder { folder in
+            try Self.write(plaintext, to: folder + "/plain")
+            try #require(mkfifo(folder + "/fifo", 0o600) == 0)
+            let reader = open(folder + "/fifo", O_RDWR | O_NONBLOCK)
+            try #require(reader >= 0)
+            defer { close(reader) }
+            try FileManager.default.createSymbolicLink(
+                atPath: folder + "/to-fifo",
+                withDestinationPath: folder + "/fifo"
+            )
+            try EnvelopeBlob.seal(
+                fileAt: folder + "/plain",
+                to: folder + "/to-fifo",
+                with: key,
+                encryptedKeys: Self.encryptedKeys,
+                layout: .b
+            )
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            let count = read(reader, &buffer, buffer.count)
+            try #require(count > 0)
+            #expect(try EnvelopeBlob(parsing: Array(buffer[..<count])).open(with: key) == plaintext)
+
+            try Self.write(Array("target".utf8), to: folder + "/target")
+            try FileManager.default.createSymbolicLink(
+                atPath: folder + "/to-file",
+                withDestinationPath: folder + "/target"
+            )
+            try EnvelopeBlob.seal(
+                fileAt: folder + "/plain",
+                to: folder + "/to-file",
+                with: key,
+                encryptedKeys: Self.encryptedKeys
+            )
+            #expect(try Self.bytes(at: folder + "/target") == Array("target".utf8))
+            #expect(try EnvelopeBlob(parsing: try Self.bytes(at: folder + "/to-file")).open(with: key) == plaintext)
+            var status = stat()
+            #expect(lstat(folder + "/to-file", &status) == 0 && status.st_mode & S_IFMT == S_IFREG)
+        }
+    }
+
     @Test func base64TextIsReadWithSurroundingWhitespaceOnly() throws {
         let key = try DataKey.generate()
         let plaintext = Self.random(Self.chunk + 5)
