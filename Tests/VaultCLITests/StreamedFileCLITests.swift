@@ -130,6 +130,30 @@ extension VaultCLITests {
         }
     }
 
+    /// Pipes both ways, past the 1 MiB held in memory: layout A's blob and the plaintext are held
+    /// in unlinked files in `$TMPDIR`, which stays empty.
+    @Test func largeDataThroughPipesIsHeldInUnlinkedFiles() async throws {
+        let folder = try streamFolder()
+        defer { removeStreamFolder(folder) }
+        let text = String(repeating: "pipe it through ", count: 200_000)
+        let environment = ["TMPDIR": folder]
+        let encrypted = try await vault(["encrypt", "--context", "o=1"], input: text, environment: environment)
+        #expect(encrypted.status == 0, "\(encrypted.stderr)")
+        #expect(encrypted.stdout.count > text.utf8.count * 4 / 3)
+        let decrypted = try await vault(["decrypt"], input: encrypted.stdout, environment: environment)
+        #expect(decrypted.status == 0 && decrypted.stdout == text, "\(decrypted.stderr)")
+        var altered = Array(encrypted.stdout.utf8)
+        altered[altered.count - 10] =
+            altered[altered.count - 10] == UInt8(ascii: "A") ? UInt8(ascii: "B") : UInt8(ascii: "A")
+        let refused = try await vault(
+            ["decrypt"],
+            input: String(decoding: altered, as: UTF8.self),
+            environment: environment
+        )
+        #expect(refused.status == 4 && refused.stdout.isEmpty, "\(refused.stderr)")
+        #expect(try Self.listing(folder).isEmpty)
+    }
+
     /// Peak RSS from `wait4` of the child itself: streaming a 96 MiB file must cost no more than
     /// a few MiB over a 1 KiB one (the old path held the input and the output: 192 MiB or more).
     @Test func memoryStaysFlatWhateverTheFileSize() async throws {
