@@ -130,6 +130,21 @@ extension VaultCLITests {
         }
     }
 
+    @Test func aFileOverTheGCMLimitIsRefusedUpFront() async throws {
+        let folder = try streamFolder()
+        defer { removeStreamFolder(folder) }
+        let huge = folder + "/huge"
+        let descriptor = open(huge, O_WRONLY | O_CREAT, 0o600)
+        try #require(descriptor >= 0)
+        // Sparse: 2^36 - 31 bytes long, one past AES-GCM's limit, with no blocks written.
+        try #require(ftruncate(descriptor, off_t((1 << 36) - 31)) == 0)
+        close(descriptor)
+        let refused = try await vault(["encrypt", "--context", "o=1", "--in", huge, "--out", folder + "/blob"])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("2^36 - 32 bytes"), "\(refused.stderr)")
+        #expect(try Self.listing(folder) == ["huge"])
+    }
+
     /// Pipes both ways, past the 1 MiB held in memory: layout A's blob and the plaintext are held
     /// in unlinked files in `$TMPDIR`, which stays empty.
     @Test func largeDataThroughPipesIsHeldInUnlinkedFiles() async throws {
