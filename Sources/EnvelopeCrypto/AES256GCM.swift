@@ -83,6 +83,21 @@ final class GCMContext: @unchecked Sendable {
         }
     }
 
+    /// Ends a message begun with ``start(iv:associatedData:encrypting:)`` (decrypting) and fed
+    /// through ``update(input:output:)``: verifies `tag`. When this throws, the caller must wipe
+    /// or discard everything it decrypted.
+    func finishOpening(tag: UnsafeRawBufferPointer) throws(EnvelopeCryptoError) {
+        // SET_TAG only reads the buffer; the C signature just lacks `const`.
+        let expectedTag = UnsafeMutableRawPointer(mutating: tag.baseAddress)
+        guard tag.count == Self.tagCount,
+            EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_GCM_SET_TAG, Int32(Self.tagCount), expectedTag) == 1,
+            finalize()
+        else {
+            ERR_clear_error()
+            throw .authenticationFailed
+        }
+    }
+
     /// `EVP_CipherFinal_ex` writes nothing for GCM, but it needs a valid output pointer.
     private func finalize() -> Bool {
         var scratch: UInt8 = 0

@@ -1,3 +1,11 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// An error thrown by EnvelopeCrypto.
 ///
 /// Errors compare equal when their ``code`` is equal, so callers and tests can match on the
@@ -16,6 +24,9 @@ public struct EnvelopeCryptoError: Error, Hashable, Sendable, CustomStringConver
             case invalidUTF8
             case unsupportedLayout
             case libraryFailure
+            case plaintextTooLong
+            case outputNotSeekable
+            case fileAccess
         }
 
         let backing: Backing
@@ -36,6 +47,12 @@ public struct EnvelopeCryptoError: Error, Hashable, Sendable, CustomStringConver
         public static let unsupportedLayout = Code(backing: .unsupportedLayout)
         /// libcrypto reported a failure that is not the caller's fault.
         public static let libraryFailure = Code(backing: .libraryFailure)
+        /// The plaintext is longer than AES-GCM allows under one IV (2^36 - 32 bytes).
+        public static let plaintextTooLong = Code(backing: .plaintextTooLong)
+        /// Layout A writes its tag before the ciphertext, so it needs an output it can seek back in.
+        public static let outputNotSeekable = Code(backing: .outputNotSeekable)
+        /// A file could not be opened, read, written, synced or renamed.
+        public static let fileAccess = Code(backing: .fileAccess)
 
         public var description: String { backing.rawValue }
     }
@@ -80,6 +97,22 @@ public struct EnvelopeCryptoError: Error, Hashable, Sendable, CustomStringConver
         .unsupportedLayout,
         "layout A' (32-byte IV) can be read but is never written"
     )
+
+    /// The plaintext is past AES-GCM's limit of 2^36 - 32 bytes under one IV.
+    public static let plaintextTooLong = Self(
+        .plaintextTooLong,
+        "the plaintext is longer than AES-GCM allows in one blob (2^36 - 32 bytes, about 64 GiB)"
+    )
+    /// Layout A's tag precedes the ciphertext: streaming it needs a file, not a pipe.
+    public static let outputNotSeekable = Self(
+        .outputNotSeekable,
+        "layout A writes its tag before the ciphertext, so its output must be a file, not a pipe; use layout B to stream"
+    )
+
+    /// A file operation failed; `operation` says which, `code` is the system's `errno`.
+    static func fileAccess(_ operation: String, errno code: Int32) -> Self {
+        Self(.fileAccess, "cannot \(operation): \(String(cString: strerror(code)))")
+    }
 
     static func libraryFailure(_ operation: StaticString) -> Self {
         Self(.libraryFailure, "libcrypto failed in \(operation)")

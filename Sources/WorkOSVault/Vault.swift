@@ -29,7 +29,7 @@ public final class Vault: Sendable {
     public let objects: any VaultObjectService
     /// The layout ``encrypt(_:context:associatedData:layout:)`` writes when none is given.
     public let defaultLayout: BlobLayout
-    private let logger: Logger?
+    let logger: Logger?
 
     /// A client for `configuration` (by default, read from the environment).
     /// - Parameters:
@@ -192,7 +192,7 @@ public final class Vault: Sendable {
         }
     }
 
-    private func validate(_ context: KeyContext?) throws {
+    func validate(_ context: KeyContext?) throws {
         do {
             try context?.validate()
         } catch {

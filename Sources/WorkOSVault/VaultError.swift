@@ -17,7 +17,8 @@ public struct VaultError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let versionConflict = Code(name: "versionConflict")
         /// Another conflict, such as a name already in use: 409.
         public static let conflict = Code(name: "conflict")
-        /// The request was rejected as malformed or unprocessable: 400 or 422.
+        /// The request was rejected as malformed or unprocessable: 400 or 422; or a file cannot
+        /// be encrypted as asked (longer than AES-GCM allows, layout A into a pipe).
         public static let badRequest = Code(name: "badRequest")
         /// The request (an object value) is larger than the service accepts: 413. The embedded
         /// store and `vault serve` accept values up to 1 MiB; the message says the limit.
@@ -48,6 +49,9 @@ public struct VaultError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let invalidAPIKey = Code(name: "invalidAPIKey")
         /// The configuration is incomplete or inconsistent.
         public static let configuration = Code(name: "configuration")
+        /// A file given to ``Vault/encrypt(fileAt:to:context:associatedData:layout:progress:)`` or
+        /// ``Vault/decrypt(fileAt:to:associatedData:layout:progress:)`` could not be read or written.
+        public static let fileAccess = Code(name: "fileAccess")
 
         public var description: String { name }
     }
@@ -100,12 +104,16 @@ extension VaultError {
     }
 
     /// Maps a crypto failure to the client's error.
-    init(_ error: EnvelopeCryptoError) {
+    package init(_ error: EnvelopeCryptoError) {
         switch error.code {
         case .authenticationFailed, .invalidUTF8:
             self.init(.decryptionFailed, error.reason)
         case .malformedBlob, .invalidBase64, .unsupportedLayout, .invalidEncryptedKeys:
             self.init(.malformedBlob, error.reason)
+        case .plaintextTooLong, .outputNotSeekable:
+            self.init(.badRequest, error.reason)
+        case .fileAccess:
+            self.init(.fileAccess, error.reason)
         default:
             self.init(.invalidResponse, error.reason)
         }

@@ -11,10 +11,17 @@ import Darwin
 /// decrypt` of a 200 MB blob spends its time decrypting, not converting text.
 func readBytes(from path: String?) throws -> [UInt8] {
     guard let path else { return try readAll(from: STDIN_FILENO) }
-    let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-    guard descriptor >= 0 else { throw ValidationError("cannot read \(path): \(String(cString: strerror(errno)))") }
+    let descriptor = try openForReading(path)
     defer { _ = close(descriptor) }
     return try readAll(from: descriptor, describedAs: path)
+}
+
+/// Opens `path` to read it.
+/// - Throws: "cannot read PATH: reason" (exit status 1).
+func openForReading(_ path: String) throws -> Int32 {
+    let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+    guard descriptor >= 0 else { throw ValidationError("cannot read \(path): \(String(cString: strerror(errno)))") }
+    return descriptor
 }
 
 /// Reads `descriptor` to its end: a regular file straight into an array of its size, then

@@ -138,8 +138,7 @@ struct VaultCLITests {
         ["encrypt"], ["decrypt"], ["rekey"], ["kv", "create"], ["kv", "get"], ["kv", "update"], ["kv", "delete"],
         ["kv", "list"], ["kv", "describe"], ["kv", "versions"], ["keys", "data-key"], ["keys", "decrypt"],
         ["keys", "rekey"],
-        ["serve"], ["doctor"], ["bench", "e2e"], ["bench", "embedded"], ["bench", "string"], ["bench", "blobs"],
-        ["bench", "batch-decrypt"],
+        ["serve"], ["doctor"],
     ])
     func everyCommandHasHelpWithExamples(command: [String]) async throws {
         let help = try await vault(command + ["--help"])
