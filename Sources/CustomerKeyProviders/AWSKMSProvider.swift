@@ -1,6 +1,7 @@
 import EnvelopeCrypto
 import Foundation
 import LocalVault
+import VaultAPI
 import VaultHTTP
 
 /// A customer-managed key in AWS KMS: data keys are wrapped with `Encrypt` and unwrapped with
@@ -21,6 +22,9 @@ public struct AWSKMSProvider: CustomerKeyProvider {
         "InvalidCiphertextException", "IncorrectKeyException", "KeyUnavailableException",
         "UnrecognizedClientException", "InvalidSignatureException", "InvalidKeyUsageException",
     ]
+
+    /// AWS KMS.
+    public var keyService: VaultKeyProvider? { .awsKMS }
 
     public let keyID: String
     public let arn: String

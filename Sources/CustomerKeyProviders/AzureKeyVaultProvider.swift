@@ -1,6 +1,7 @@
 import EnvelopeCrypto
 import Foundation
 import LocalVault
+import VaultAPI
 import VaultHTTP
 
 /// A customer-managed key in Azure Key Vault (BYOK entry `"provider": "azure-key-vault"`): an RSA
@@ -24,6 +25,9 @@ public struct AzureKeyVaultProvider: CustomerKeyProvider, CustomStringConvertibl
     /// The Key Vault REST API version used.
     public static let apiVersion = "7.4"
     static let providerName = "Azure Key Vault"
+
+    /// Azure Key Vault.
+    public var keyService: VaultKeyProvider? { .azureKeyVault }
 
     /// The BYOK file's `key_id`.
     public let keyID: String

@@ -119,18 +119,6 @@ public enum CustomerKeyConfiguration {
         }
     }
 
-    /// The key service a provider stands for, as Vault events name it; nil for the `file`
-    /// provider (no such service).
-    public static func keyService(of provider: any CustomerKeyProvider) -> VaultKeyProvider? {
-        switch provider {
-        case is AWSKMSProvider: .awsKMS
-        case is GCPKMSProvider: .gcpKMS
-        case is AzureKeyVaultProvider: .azureKeyVault
-        case let cached as CachingCustomerKeyProvider: keyService(of: cached.base)
-        default: nil
-        }
-    }
-
     /// The provider of one entry. Add a provider here and to ``knownProviders``.
     static func makeProvider(_ entry: Entry, environment: [String: String]) throws -> any CustomerKeyProvider {
         switch entry.provider {

@@ -1,6 +1,7 @@
 import EnvelopeCrypto
 import Foundation
 import LocalVault
+import VaultAPI
 import VaultHTTP
 
 /// A customer-managed key in Google Cloud KMS (BYOK entry `"provider": "gcp-kms"`).
@@ -20,6 +21,9 @@ public struct GCPKMSProvider: CustomerKeyProvider, CustomStringConvertible, Cust
     /// The public Cloud KMS endpoint.
     public static let defaultEndpoint = "https://cloudkms.googleapis.com"
     static let providerName = "Google Cloud KMS"
+
+    /// Google Cloud KMS.
+    public var keyService: VaultKeyProvider? { .gcpKMS }
 
     /// The BYOK file's `key_id`.
     public let keyID: String

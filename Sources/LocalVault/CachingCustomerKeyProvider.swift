@@ -1,5 +1,6 @@
 import EnvelopeCrypto
 import Synchronization
+import VaultAPI
 
 /// A customer-key provider whose unwrapped data keys are kept for a short time, so that reading
 /// the same data key again does not cost a round trip to the cloud key service each time.
@@ -28,6 +29,9 @@ public final class CachingCustomerKeyProvider: CustomerKeyProvider {
         self.base = base
         self.ttl = ttl
     }
+
+    /// The service of ``base``.
+    public var keyService: VaultKeyProvider? { base.keyService }
 
     public func wrap(_ key: DataKey, associatedData: [UInt8]) async throws -> [UInt8] {
         let wrapped = try await base.wrap(key, associatedData: associatedData)

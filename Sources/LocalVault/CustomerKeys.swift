@@ -14,6 +14,14 @@ public protocol CustomerKeyProvider: Sendable {
     ///   used; any other error when `wrapped` does not open with `associatedData` (altered, or
     ///   issued in another environment), which the vault answers as foreign keys (400).
     func unwrap(_ wrapped: [UInt8], associatedData: [UInt8]) async throws -> DataKey
+    /// The cloud key service the key lives in, as Vault events name it (`key_provider`); nil for
+    /// a key kept elsewhere, such as ``FileKeyProvider``'s.
+    var keyService: VaultKeyProvider? { get }
+}
+
+extension CustomerKeyProvider {
+    /// None: only the cloud key services' providers name one.
+    public var keyService: VaultKeyProvider? { nil }
 }
 
 /// A customer-managed key that stands in for the KEK of one context pair: every operation whose

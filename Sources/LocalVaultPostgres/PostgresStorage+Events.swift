@@ -9,9 +9,12 @@ extension PostgresStorage {
         try await inTransaction { connection in try await Self.append(events, connection) }
     }
 
-    /// Chains and inserts `events` inside the caller's transaction.
+    /// Chains and inserts `events` inside the caller's transaction, all rows in one statement: a
+    /// round trip per event would cost a group commit more than its rows.
     static func append(_ events: [NewVaultEvent], _ connection: PostgresConnection) async throws {
         var heads: [String: EventChainHead] = [:]
+        var rows: [StoredVaultEvent] = []
+        rows.reserveCapacity(events.count)
         for event in events {
             let head: EventChainHead
             if let known = heads[event.environmentID] {
@@ -20,16 +23,26 @@ extension PostgresStorage {
                 head = try await lockedHead(of: event.environmentID, connection)
             }
             let row = EventChain.chained(event, after: head)
-            try await connection.run(
-                """
-                INSERT INTO events (environment_id, sequence, id, type, data, created_at, organization_id,
-                                    prev_hash, hash)
-                VALUES (\(event.environmentID), \(row.sequence), \(event.id), \(event.type), \(event.dataJSON),
-                        \(event.createdAt), \(event.organizationID), \(row.prevHash), \(row.hash))
-                """
-            )
+            rows.append(row)
             heads[event.environmentID] = EventChainHead(sequence: row.sequence, hash: row.hash)
         }
+        // `organization_id` as a text and a presence flag: a text[] bound here holds no NULL.
+        try await connection.run(
+            """
+            INSERT INTO events (environment_id, sequence, id, type, data, created_at, organization_id,
+                                prev_hash, hash)
+            SELECT environment_id, sequence, id, type, data, created_at,
+                   CASE WHEN has_organization THEN organization_id END, prev_hash, hash
+            FROM unnest(\(rows.map(\.event.environmentID))::text[], \(rows.map(\.sequence))::bigint[],
+                        \(rows.map(\.event.id))::text[], \(rows.map(\.event.type))::text[],
+                        \(rows.map(\.event.dataJSON))::text[], \(rows.map(\.event.createdAt))::bigint[],
+                        \(rows.map { $0.event.organizationID != nil })::boolean[],
+                        \(rows.map { $0.event.organizationID ?? "" })::text[],
+                        \(rows.map(\.prevHash))::text[], \(rows.map(\.hash))::text[])
+                 AS batch(environment_id, sequence, id, type, data, created_at, has_organization, organization_id,
+                          prev_hash, hash)
+            """
+        )
         for (environmentID, head) in heads {
             try await connection.run(
                 """

@@ -73,6 +73,25 @@ struct StorageQuery: ExpressibleByStringInterpolation, Sendable {
 
         mutating func appendInterpolation(_ number: Int?) { appendInterpolation(number.map(Int64.init)) }
 
+        /// A `text[]`, for a statement that takes many rows at once (`unnest`).
+        mutating func appendInterpolation(_ texts: [String]) {
+            if texts.contains(where: { $0.utf8.contains(0) }) { holdsNUL = true }
+            binds.append(texts)
+            placeholder()
+        }
+
+        /// A `bigint[]`, as the `text[]` above.
+        mutating func appendInterpolation(_ numbers: [Int64]) {
+            binds.append(numbers)
+            placeholder()
+        }
+
+        /// A `boolean[]`, as the `text[]` above.
+        mutating func appendInterpolation(_ flags: [Bool]) {
+            binds.append(flags)
+            placeholder()
+        }
+
         mutating func appendInterpolation(_ bytes: [UInt8]) {
             binds.append(ByteBuffer(bytes: bytes))
             placeholder()

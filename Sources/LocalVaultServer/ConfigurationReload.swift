@@ -23,7 +23,8 @@ public struct KeySources: Sendable {
 /// Reloads the API keys and the customer keys on SIGHUP. Both are read first and put in force
 /// only if both read well: a bad file is refused with a log line (naming the file and line, never
 /// a key) and the configuration in force stays. Requests in flight are not disturbed; those that
-/// arrive after the reload use the new keys.
+/// arrive after the reload use the new keys. An organization's cloud customer key taken out of
+/// force is recorded as `vault.byok_key.deleted` (see ``reload()``).
 struct ConfigurationReloadService: Service {
     let sources: KeySources
     let apiKeys: ReloadableAPIKeys
@@ -43,14 +44,16 @@ struct ConfigurationReloadService: Service {
 
     func run() async {
         for await _ in signals.cancelOnGracefulShutdown() {
-            reload()
+            await reload()
         }
     }
 
-    /// Reads both sources and puts them in force, or neither.
+    /// Reads both sources and puts them in force, or neither; then records
+    /// `vault.byok_key.deleted` for each organization's cloud key taken out of force, in every
+    /// environment of the API keys now in force (where `GET /events` can list it).
     /// - Returns: whether the new configuration is in force.
     @discardableResult
-    func reload() -> Bool {
+    func reload() async -> Bool {
         let ring: APIKeyRing
         let mappings: [CustomerKeyMapping]
         do {
@@ -64,10 +67,23 @@ struct ConfigurationReloadService: Service {
             return false
         }
         apiKeys.replace(with: ring)
-        vault.replaceCustomerKeys(mappings)
+        let removed = vault.replaceCustomerKeys(mappings)
+        do {
+            try await vault.recordCustomerKeysDeleted(removed, environmentIDs: Set(ring.keys.map(\.environmentID)))
+        } catch {
+            // The keys are out of force all the same: an audit failure must not keep a revoked key usable.
+            logger.error(
+                "recording vault.byok_key.deleted failed",
+                metadata: ["error": "\(LocalVaultError(storageFailure: error)?.message ?? "\(type(of: error))")"]
+            )
+        }
+        // Last: once it is logged, the reload's events are listed too.
         logger.notice(
             "configuration reloaded",
-            metadata: ["api_keys": "\(ring.keys.count)", "customer_keys": "\(mappings.count)"]
+            metadata: [
+                "api_keys": "\(ring.keys.count)", "customer_keys": "\(mappings.count)",
+                "customer_keys_removed": "\(removed.count)",
+            ]
         )
         return true
     }

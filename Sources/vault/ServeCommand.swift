@@ -38,7 +38,9 @@ struct Serve: AsyncParsableCommand {
             without TLS logs a warning. SIGINT or SIGTERM stops the server after the requests in \
             flight. SIGHUP reloads the API keys ($VAULT_API_KEYS and --api-keys-file) and \
             --customer-keys; if either cannot be read, the reload is refused (logged) and the keys \
-            in force stay.
+            in force stay. An organization_id mapping to a cloud key (AWS KMS, Google Cloud KMS, \
+            Azure Key Vault) that a reload removes, or points at another key, is recorded as \
+            vault.byok_key.deleted (actor admin) in each environment of the API keys in force.
 
             Customer-managed keys (--customer-keys, BYOK): each entry names a provider, "file" or \
             "aws-kms" (the key ARN, an optional endpoint; credentials from AWS_ACCESS_KEY_ID, \

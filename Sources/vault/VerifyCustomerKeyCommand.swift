@@ -118,7 +118,7 @@ struct VerifyCustomerKey: AsyncParsableCommand {
     /// `key_provider` names only those).
     private func record(_ mapping: CustomerKeyMapping, verified: Bool, in vault: LocalVault) async throws {
         guard mapping.contextKey == "organization_id",
-            let service = CustomerKeyConfiguration.keyService(of: mapping.provider)
+            let service = mapping.provider.keyService
         else { return }
         do {
             try await vault.recordCustomerKeyVerification(

@@ -201,6 +201,111 @@ struct ServeReloadTests {
     }
 }
 
+extension ServeReloadTests {
+    /// An AWS KMS entry that loads without reaching KMS (the reload never calls it).
+    static let awsEntry = """
+        {"context_key": "organization_id", "context_value": "org_gone", "key_id": "cmk_gone", "provider": "aws-kms",
+         "arn": "arn:aws:kms:us-east-1:111122223333:key/gone", "endpoint": "http://127.0.0.1:9"}
+        """
+    static let fileEntry = """
+        {"context_key": "organization_id", "context_value": "org_file", "key_id": "cmk_file", "provider": "file",
+         "path": "org_file.key"}
+        """
+    static let credentials = ["AWS_ACCESS_KEY_ID": "AKIDRELOADTEST", "AWS_SECRET_ACCESS_KEY": "reload-test-secret"]
+
+    /// The `data` of each `vault.byok_key.deleted` event `key` can list, oldest first.
+    static func deletedEvents(_ server: VaultProcess, key: String) async throws -> [[String: Any]] {
+        let request = HTTPRequest(
+            method: "GET",
+            url: server.baseURL + "/events?events=vault.byok_key.deleted&order=asc",
+            headers: [("Authorization", "Bearer \(key)")],
+            timeout: .seconds(20)
+        )
+        let response = try await transport.send(request)
+        #expect(response.status == 200)
+        let list = try #require(try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any])
+        let events = try #require(list["data"] as? [[String: Any]])
+        for event in events { #expect(event["event"] as? String == "vault.byok_key.deleted") }
+        return events.compactMap { $0["data"] as? [String: Any] }
+    }
+
+    @Test("removing an organization's cloud key from the BYOK file records vault.byok_key.deleted; the SDK reads it")
+    func removedCustomerKeyIsRecorded() async throws {
+        try await withTemporaryDirectory { directory in
+            let byokFile = directory + "/byok.json"
+            let keyFile = directory + "/org_file.key"
+            try Self.write(try DataKey.generate().base64EncodedString(), to: keyFile)
+            _ = chmod(keyFile, 0o600)
+            try Self.write(#"{"customer_keys": [\#(Self.awsEntry), \#(Self.fileEntry)]}"#, to: byokFile)
+            let staging = "sk_test_reload_staging_0003"
+            let server = try await VaultProcess.serve(
+                dataDirectory: directory,
+                apiKeys: "\(Self.first),environment_staging:\(staging)",
+                arguments: ["--customer-keys", byokFile],
+                environment: Self.credentials
+            )
+            defer { server.stop() }
+            #expect(try await Self.deletedEvents(server, key: Self.first).isEmpty)
+
+            // Both mappings removed: an event for the AWS KMS key, none for the file key.
+            try Self.write(#"{"customer_keys": []}"#, to: byokFile)
+            try await Self.reload(server, expecting: Self.reloaded)
+            for key in [Self.first, staging] {
+                let events = try await Self.deletedEvents(server, key: key)
+                #expect(events.count == 1, "\(events)")
+                #expect(events.first?["organization_id"] as? String == "org_gone")
+                #expect(events.first?["key_provider"] as? String == "AWS_KMS")
+                #expect(events.first?["actor_id"] as? String == "admin")
+                #expect(events.first?["actor_source"] as? String == "api")
+            }
+            #expect(server.standardError.contains("customer_keys_removed"))
+
+            // A reload that removes nothing records nothing.
+            try await Self.reload(server, expecting: Self.reloaded)
+            #expect(try await Self.deletedEvents(server, key: Self.first).count == 1)
+            #expect(!server.standardError.contains("reload-test-secret"))
+
+            guard PythonInteropTests.sdkVersion != nil else { return }
+            let parsed = try await Self.listWithPythonSDK(server, key: Self.first, directory: directory)
+            #expect(parsed.status == 0, "\(parsed.error)")
+            #expect(
+                parsed.output == #"VaultByokKeyDeleted {"key_provider": "AWS_KMS", "organization_id": "org_gone"}"#
+                    + "\n",
+                "\(parsed.output)"
+            )
+        }
+    }
+
+    /// Runs Tests/Interop/sdk_list_events.py against `server` for `vault.byok_key.deleted`.
+    static func listWithPythonSDK(
+        _ server: VaultProcess,
+        key: String,
+        directory: String
+    ) async throws -> (status: Int32, output: String, error: String) {
+        let outputPath = directory + "/sdk.out"
+        let errorPath = directory + "/sdk.err"
+        let environment = VaultProcess.environment([
+            "WORKOS_BASE_URL": server.baseURL, "WORKOS_API_KEY": key, "WORKOS_CLIENT_ID": "client_test",
+        ])
+        let process = try SpawnedProcess(
+            program: "/usr/bin/env",
+            arguments: [
+                "python3", packageRoot.appendingPathComponent("Tests/Interop/sdk_list_events.py").path,
+                "vault.byok_key.deleted",
+            ],
+            environment: environment,
+            standardOutput: .file(outputPath),
+            standardErrorPath: errorPath
+        )
+        if try await process.waitForExit(timeout: .seconds(60)) == nil { process.forceStop() }
+        return (
+            process.termination?.status ?? -1,
+            (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "",
+            (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? ""
+        )
+    }
+}
+
 /// Tells load loops to end after their current request.
 final class StopFlag: Sendable {
     private let flag = Atomic(false)

@@ -409,6 +409,37 @@ import VaultAPI
         )
     }
 
+    @Test("a row's hash is the v1 form's: stores written before keep verifying")
+    func hashFormIsStable() {
+        // Expected values computed apart (Python hashlib) from the form: "lvs.event.v1\n", then
+        // each field as "LENGTH:TEXT\n" (prev hash, sequence, id, environment, type, created_at,
+        // organization or "", "1"/"0" for its presence, data).
+        let first = NewVaultEvent(
+            id: "event_01JABCDEFGHJKMNPQRSTVWXYZ0",
+            environmentID: "environment_local",
+            type: "vault.dek.read",
+            dataJSON: #"{"actor_id":"key_1","key_ids":["k"]}"#,
+            createdAt: 1_733_356_800_123,
+            organizationID: "org_é"
+        )
+        #expect(
+            EventChain.hash(first, sequence: 1, prevHash: EventChain.genesis)
+                == "1a20ba9851b676c88a4f4bead01623e8b141e09fbef07d90926043d963be9e7c"
+        )
+        let second = NewVaultEvent(
+            id: "event_x",
+            environmentID: "environment_staging",
+            type: "vault.names.listed",
+            dataJSON: "{}",
+            createdAt: 5,
+            organizationID: nil
+        )
+        #expect(
+            EventChain.hash(second, sequence: 12_345_678_901, prevHash: String(repeating: "ab", count: 32))
+                == "f17fd4a87079837021593255f755ce6f61a9c74c94cccafb3b7e098c66a1569a"
+        )
+    }
+
     @Test("a KEK retirement records vault.kek.deleted for each retired version, as the admin")
     func kekRetirementEvents() async throws {
         let temporary = try await TemporaryVault(.sqlite, recordsEvents: true)

@@ -80,17 +80,38 @@ package enum EventChain {
 
     /// The hash of a row: each field length-prefixed, so that no two rows serialize alike.
     package static func hash(_ event: NewVaultEvent, sequence: Int64, prevHash: String) -> String {
-        let fields = [
-            prevHash, String(sequence), event.id, event.environmentID, event.type, String(event.createdAt),
-            event.organizationID ?? "", event.organizationID == nil ? "0" : "1", event.dataJSON,
-        ]
-        var bytes: [UInt8] = Array("lvs.event.v1\n".utf8)
-        for field in fields {
-            bytes += Array("\(field.utf8.count):".utf8)
-            bytes += Array(field.utf8)
+        // One buffer, no intermediate strings: this runs for every event of every group commit.
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(160 + event.dataJSON.utf8.count)
+        bytes.append(contentsOf: "lvs.event.v1\n".utf8)
+        func field(_ text: some Collection<UInt8>) {
+            appendDecimal(text.count, to: &bytes)
+            bytes.append(UInt8(ascii: ":"))
+            bytes.append(contentsOf: text)
             bytes.append(0x0A)
         }
+        field(prevHash.utf8)
+        // Short enough to stay inline (no allocation).
+        field(String(sequence).utf8)
+        field(event.id.utf8)
+        field(event.environmentID.utf8)
+        field(event.type.utf8)
+        field(String(event.createdAt).utf8)
+        field((event.organizationID ?? "").utf8)
+        field(event.organizationID == nil ? "0".utf8 : "1".utf8)
+        field(event.dataJSON.utf8)
         return SHA256.hexDigest(bytes)
+    }
+
+    /// A count in decimal digits, as `String(count)` writes it, without a string.
+    private static func appendDecimal(_ count: Int, to bytes: inout [UInt8]) {
+        let start = bytes.count
+        var rest = count
+        repeat {
+            bytes.append(UInt8(ascii: "0") + UInt8(rest % 10))
+            rest /= 10
+        } while rest > 0
+        bytes[start...].reverse()
     }
 }
 

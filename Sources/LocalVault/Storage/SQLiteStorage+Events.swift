@@ -11,27 +11,19 @@ extension SQLiteStorage {
 
     /// Chains and inserts `events` inside the caller's write transaction.
     static func append(_ events: [NewVaultEvent], db: Database) throws {
+        // Looked up once: a group commit inserts many rows with the one statement.
+        let insert = try db.cachedStatement(
+            sql: """
+                INSERT INTO events (environment_id, sequence, id, type, data, created_at, organization_id,
+                                    prev_hash, hash)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """
+        )
         var heads: [String: EventChainHead] = [:]
         for event in events {
-            var head = heads[event.environmentID]
-            if head == nil {
-                head =
-                    try Row.fetchOne(
-                        db.cachedStatement(
-                            sql: "SELECT sequence, hash FROM event_chain_heads WHERE environment_id = ?"
-                        ),
-                        arguments: try StatementArguments.checked([event.environmentID])
-                    ).map { EventChainHead(sequence: $0["sequence"], hash: $0["hash"]) } ?? .empty
-            }
-            let row = EventChain.chained(event, after: head ?? .empty)
-            // Cached: a group commit inserts many rows with the one statement.
-            try db.cachedStatement(
-                sql: """
-                    INSERT INTO events (environment_id, sequence, id, type, data, created_at, organization_id,
-                                        prev_hash, hash)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """
-            ).execute(
+            let head = try heads[event.environmentID] ?? chainHead(of: event.environmentID, db: db)
+            let row = EventChain.chained(event, after: head)
+            try insert.execute(
                 arguments: try StatementArguments.checked([
                     event.environmentID, row.sequence, event.id, event.type, event.dataJSON, event.createdAt,
                     event.organizationID, row.prevHash, row.hash,
@@ -39,14 +31,23 @@ extension SQLiteStorage {
             )
             heads[event.environmentID] = EventChainHead(sequence: row.sequence, hash: row.hash)
         }
+        let upsert = try db.cachedStatement(
+            sql: """
+                INSERT INTO event_chain_heads (environment_id, sequence, hash) VALUES (?, ?, ?)
+                ON CONFLICT (environment_id) DO UPDATE SET sequence = excluded.sequence, hash = excluded.hash
+                """
+        )
         for (environmentID, head) in heads {
-            try db.cachedStatement(
-                sql: """
-                    INSERT INTO event_chain_heads (environment_id, sequence, hash) VALUES (?, ?, ?)
-                    ON CONFLICT (environment_id) DO UPDATE SET sequence = excluded.sequence, hash = excluded.hash
-                    """
-            ).execute(arguments: try StatementArguments.checked([environmentID, head.sequence, head.hash]))
+            try upsert.execute(arguments: try StatementArguments.checked([environmentID, head.sequence, head.hash]))
         }
+    }
+
+    /// Where the environment's chain ends, as stored.
+    private static func chainHead(of environmentID: String, db: Database) throws -> EventChainHead {
+        try Row.fetchOne(
+            db.cachedStatement(sql: "SELECT sequence, hash FROM event_chain_heads WHERE environment_id = ?"),
+            arguments: try StatementArguments.checked([environmentID])
+        ).map { EventChainHead(sequence: $0["sequence"], hash: $0["hash"]) } ?? .empty
     }
 
     func events(_ filter: EventFilter) async throws -> [StoredVaultEvent]? {

@@ -37,6 +37,10 @@ final class SQLiteStorage: VaultStorage {
             try db.execute(sql: "PRAGMA secure_delete = ON")
         }
         pool = try DatabasePool(path: path, configuration: configuration)
+        // GRDB turns WAL on after `prepareDatabase`, and sets the writer's `synchronous` to NORMAL
+        // with it (commits then reach the disk at checkpoints only): FULL again, so that each
+        // commit is synced before it returns.
+        try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
         try Self.migrator.migrate(pool)
     }
 
