@@ -1,6 +1,7 @@
 import EnvelopeCrypto
 import Foundation
 import Synchronization
+import TestProcesses
 import Testing
 import VaultAPI
 import VaultHTTP
@@ -215,8 +216,8 @@ extension ServeReloadTests {
 
     /// The `data` of each `vault.byok_key.deleted` event `key` can list, oldest first.
     static func deletedEvents(_ server: VaultProcess, key: String) async throws -> [[String: Any]] {
-        let request = HTTPRequest(
-            method: "GET",
+        let request = TransportRequest(
+            method: .get,
             url: server.baseURL + "/events?events=vault.byok_key.deleted&order=asc",
             headers: [("Authorization", "Bearer \(key)")],
             timeout: .seconds(20)
@@ -266,7 +267,7 @@ extension ServeReloadTests {
             #expect(!server.standardError.contains("reload-test-secret"))
 
             guard PythonInteropTests.sdkVersion != nil else { return }
-            let parsed = try await Self.listWithPythonSDK(server, key: Self.first, directory: directory)
+            let parsed = try await Self.listWithPythonSDK(server, key: Self.first)
             #expect(parsed.status == 0, "\(parsed.error)")
             #expect(
                 parsed.output == #"VaultByokKeyDeleted {"key_provider": "AWS_KMS", "organization_id": "org_gone"}"#
@@ -279,30 +280,19 @@ extension ServeReloadTests {
     /// Runs Tests/Interop/sdk_list_events.py against `server` for `vault.byok_key.deleted`.
     static func listWithPythonSDK(
         _ server: VaultProcess,
-        key: String,
-        directory: String
+        key: String
     ) async throws -> (status: Int32, output: String, error: String) {
-        let outputPath = directory + "/sdk.out"
-        let errorPath = directory + "/sdk.err"
         let environment = VaultProcess.environment([
             "WORKOS_BASE_URL": server.baseURL, "WORKOS_API_KEY": key, "WORKOS_CLIENT_ID": "client_test",
         ])
-        let process = try SpawnedProcess(
-            program: "/usr/bin/env",
-            arguments: [
-                "python3", packageRoot.appendingPathComponent("Tests/Interop/sdk_list_events.py").path,
-                "vault.byok_key.deleted",
-            ],
+        let script = packageRoot.appendingPathComponent("Tests/Interop/sdk_list_events.py").path
+        let finished = try await ChildProcess.run(
+            "/usr/bin/env",
+            ["python3", script, "vault.byok_key.deleted"],
             environment: environment,
-            standardOutput: .file(outputPath),
-            standardErrorPath: errorPath
+            timeout: .seconds(60)
         )
-        if try await process.waitForExit(timeout: .seconds(60)) == nil { process.forceStop() }
-        return (
-            process.termination?.status ?? -1,
-            (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "",
-            (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? ""
-        )
+        return (finished.status, finished.outputText, finished.error)
     }
 }
 
