@@ -9,7 +9,7 @@ import Darwin
 extension EnvelopeBlob {
     /// Encrypts the file at `source` into a blob file at `destination`, streaming 1 MiB at a time:
     /// memory stays flat whatever the file size. The blob is byte for byte what
-    /// ``seal(_:with:encryptedKeys:associatedData:layout:)-(_,_,_,_,_)`` would return for the
+    /// `seal(_:with:encryptedKeys:associatedData:layout:)` would return for the
     /// file's bytes (binary, not base64).
     ///
     /// `destination` is written as a new 0600 file in its folder, synced and renamed into place
@@ -17,11 +17,16 @@ extension EnvelopeBlob {
     /// through instead, which layout B allows (its tag comes last); layout A writes its tag slot
     /// after the ciphertext, so it needs a file.
     /// - Parameters:
+    ///   - source: the plaintext file.
+    ///   - destination: where the blob file goes.
+    ///   - key: the data key.
+    ///   - encryptedKeys: the data key as the key service wrapped it, framed into the blob.
+    ///   - associatedData: authenticated, not encrypted; needed again to decrypt.
+    ///   - layout: the blob layout to write.
     ///   - progress: called after each chunk with the bytes of `source` read so far.
-    /// - Throws: ``EnvelopeCryptoError/plaintextTooLong`` before any work for a file over
-    ///   2^36 - 32 bytes, ``EnvelopeCryptoError/outputNotSeekable`` for layout A to a pipe,
-    ///   ``EnvelopeCryptoError/fileAccess``, ``EnvelopeCryptoError/invalidEncryptedKeys``,
-    ///   ``EnvelopeCryptoError/unsupportedLayout``.
+    /// - Throws: ``EnvelopeCryptoError`` (code `plaintextTooLong` before any work for a file over
+    ///   2^36 - 32 bytes, `outputNotSeekable` for layout A to a pipe, `fileAccess`,
+    ///   `invalidEncryptedKeys`, `unsupportedLayout`).
     public static func seal(
         fileAt source: String,
         to destination: String,
@@ -79,8 +84,10 @@ public final class EnvelopeBlobFile {
     let reader: BlobStreamReader
 
     /// Opens `path` and reads its blob header.
-    /// - Parameter layout: force a layout; `nil` detects it as ``EnvelopeBlob/init(parsing:layout:)`` does.
-    /// - Throws: ``EnvelopeCryptoError/malformedBlob`` or ``EnvelopeCryptoError/fileAccess``.
+    /// - Parameters:
+    ///   - path: the blob file.
+    ///   - layout: force a layout; `nil` detects it as ``EnvelopeBlob/init(parsing:layout:)`` does.
+    /// - Throws: ``EnvelopeCryptoError`` (code `malformedBlob` or `fileAccess`).
     public init(contentsOf path: String, layout: BlobLayout? = nil) throws {
         descriptor = try FileDestination.openForReading(path)
         do {
@@ -106,9 +113,13 @@ public final class EnvelopeBlobFile {
     /// and `destination` is left as it was. A FIFO, device or socket: the plaintext is held in
     /// memory up to 1 MiB, past that in an unlinked 0600 file in `$TMPDIR`, and written there
     /// only after the tag verifies. Call once.
-    /// - Parameter progress: called after each chunk with the bytes of the blob file read so far.
-    /// - Throws: ``EnvelopeCryptoError/authenticationFailed`` for a wrong key, wrong associated
-    ///   data or any changed, missing or added byte; ``EnvelopeCryptoError/fileAccess``.
+    /// - Parameters:
+    ///   - destination: where the plaintext goes.
+    ///   - key: the data key, unwrapped from ``encryptedKeys``.
+    ///   - associatedData: the associated data given when encrypting.
+    ///   - progress: called after each chunk with the bytes of the blob file read so far.
+    /// - Throws: ``EnvelopeCryptoError`` (code `authenticationFailed` for a wrong key, wrong
+    ///   associated data or any changed, missing or added byte; `fileAccess`).
     public func open(
         to destination: String,
         with key: DataKey,

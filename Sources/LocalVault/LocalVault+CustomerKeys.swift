@@ -26,7 +26,7 @@ extension LocalVault {
     /// Records `vault.byok_key.deleted` (`organization_id`, `key_provider`, actor ``adminActor``)
     /// in each of `environmentIDs`, for each of `removed` that held an organization's key
     /// (context key `organization_id`) in a cloud key service. Others have no event: it names
-    /// an organization and one of the services of ``VaultKeyProvider`` (a ``FileKeyProvider``
+    /// an organization and one of the services of `VaultKeyProvider` (a ``FileKeyProvider``
     /// key is in none). Nothing when this vault records no events.
     /// - Throws: the storage's error when the events cannot be written (the mappings stay
     ///   replaced: a key taken out of force is never put back for want of its event).

@@ -18,7 +18,7 @@ extension Vault {
     ///   - destination: a file URL.
     ///   - context: selects the KEKs; checked against the Vault rules before any request.
     ///   - associatedData: authenticated, not encrypted; must be given again to decrypt.
-    ///   - layout: ``BlobLayout/a`` (default: ``defaultLayout``) or ``BlobLayout/b``.
+    ///   - layout: `.a` (default: ``defaultLayout``) or `.b`.
     ///   - progress: called after each chunk with the bytes of `source` read so far.
     /// - Throws: ``VaultError``: ``VaultError/Code-swift.struct/badRequest`` for a file longer than
     ///   AES-GCM allows (2^36 - 32 bytes, checked before any request) or layout A into a pipe,
@@ -58,6 +58,9 @@ extension Vault {
     /// memory (up to 1 MiB) or an unlinked 0600 file in `$TMPDIR`. The file work runs on a thread
     /// of its own, never on the caller's executor.
     /// - Parameters:
+    ///   - source: a file URL of the blob.
+    ///   - destination: a file URL for the plaintext.
+    ///   - associatedData: the associated data given when encrypting.
     ///   - layout: force a layout; `nil` detects it.
     ///   - progress: called after each chunk with the bytes of `source` read so far.
     /// - Throws: ``VaultError``: ``VaultError/Code-swift.struct/decryptionFailed`` for a wrong key,
