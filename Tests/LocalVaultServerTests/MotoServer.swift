@@ -40,8 +40,20 @@ final class MotoServer: Sendable {
     /// Whether the AWS KMS tests run: with `CI=true` they always do (and fail without moto).
     static let enabled = (executable != nil && VaultProcess.binary != nil) || isCI
 
-    /// Starts the server and waits until boto3 gets an answer from it.
+    /// Starts the server and waits until boto3 gets an answer from it. The free port it is given
+    /// may be taken by another test's server before moto binds it: then it starts again on another.
     static func start() async throws -> MotoServer {
+        for attempt in 1...5 {
+            do {
+                return try await startOnce()
+            } catch MotoError.portTaken where attempt < 5 {
+                continue
+            }
+        }
+        throw MotoError.failed("moto_server found no free port")
+    }
+
+    private static func startOnce() async throws -> MotoServer {
         let executable = try #require(Self.executable, "moto_server is needed: scripts/bootstrap --test-tools")
         let port = try freePort()
         let logPath = FileManager.default.temporaryDirectory.appendingPathComponent("moto-\(port).log").path
@@ -57,11 +69,13 @@ final class MotoServer: Sendable {
         defer { try? FileManager.default.removeItem(atPath: logPath) }
         let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline {
-            if (try? await server.kms("ready")) != nil { return server }
-            if !process.isRunning {
+            // Ours must still run: an answer on the port could come from another test's server.
+            guard process.isRunning else {
                 let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+                if log.contains("Address already in use") { throw MotoError.portTaken }
                 throw MotoError.failed("moto_server exited: \(log)")
             }
+            if (try? await server.kms("ready")) != nil, process.isRunning { return server }
             try await Task.sleep(for: .milliseconds(200))
         }
         await server.stop()
@@ -121,9 +135,12 @@ final class MotoServer: Sendable {
 
     enum MotoError: Error, CustomStringConvertible {
         case failed(String)
+        /// Another process bound the port first.
+        case portTaken
         var description: String {
             switch self {
             case .failed(let message): message
+            case .portTaken: "moto_server: address already in use"
             }
         }
     }
