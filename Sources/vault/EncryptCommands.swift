@@ -43,7 +43,9 @@ struct Encrypt: AsyncParsableCommand {
     func run() async throws {
         let vault = try client.vault()
         let keyContext = try context.keyContext()
-        guard client.json else {
+        // A person at a terminal is asked, without echo, as `vault kv create` asks for a value.
+        let typed = files.inputPath == nil ? try SecretPrompt.readLineFromTerminal(prompt: "plaintext: ") : nil
+        guard client.json || typed != nil else {
             return try await StreamedCrypto.encrypt(
                 vault: vault,
                 files: files,
@@ -54,7 +56,7 @@ struct Encrypt: AsyncParsableCommand {
                 quiet: quiet
             )
         }
-        let plaintext = try files.readInput()
+        let plaintext = try typed.map { Array($0.utf8) } ?? files.readInput()
         let blob = try await reportingErrors {
             try await vault.encrypt(
                 bytes: plaintext,
@@ -63,7 +65,13 @@ struct Encrypt: AsyncParsableCommand {
                 layout: layout.blobLayout
             )
         }
-        try files.write(json: BlobJSON(blob))
+        if client.json {
+            try files.write(json: BlobJSON(blob))
+        } else if binary {
+            try files.write(blob.bytes)
+        } else {
+            try files.write(line: blob.base64EncodedString())
+        }
     }
 }
 

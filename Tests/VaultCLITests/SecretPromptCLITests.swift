@@ -49,8 +49,13 @@ struct SecretPromptCLITests {
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    @Test func aTerminalIsAskedForTheValueWithoutEcho() async throws {
-        defer { try? FileManager.default.removeItem(atPath: cli.home) }
+    /// What happened when `secret` was typed at `vault arguments` on a terminal once it asked
+    /// `prompt`: its exit status, standard output, and whether the terminal echoed the secret.
+    func typeOnTerminal(
+        _ arguments: [String],
+        prompt expected: String,
+        secret: String
+    ) async throws -> (status: Int32?, output: String, echoed: Bool) {
         let (master, slave) = try openTerminal()
         defer {
             close(master)
@@ -63,7 +68,7 @@ struct SecretPromptCLITests {
         defer { for path in [outputPath, errorPath] { try? FileManager.default.removeItem(atPath: path) } }
         let process = try SpawnedProcess(
             program: VaultCLITests.binary.path,
-            arguments: ["kv", "create", "typed", "--context", "a=b"],
+            arguments: arguments,
             environment: environment,
             standardInput: .descriptor(slave),
             standardOutput: .file(outputPath),
@@ -74,18 +79,36 @@ struct SecretPromptCLITests {
         // The prompt shows once echo is off: type only then, as a person would.
         let deadline = ContinuousClock.now + .seconds(60)
         func prompt() -> String { (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? "" }
-        while !prompt().contains("value: ") {
+        while !prompt().contains(expected) {
             try #require(process.isRunning && ContinuousClock.now < deadline, "no prompt: \(prompt())")
             try await Task.sleep(for: .milliseconds(20))
         }
-        let secret = "s3cret-typed-on-a-tty"
         _ = (secret + "\n").withCString { write(master, $0, strlen($0)) }
         let ended = try await process.waitForExit(timeout: .seconds(60))
         let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
-        #expect(ended?.reason == .exit && ended?.status == 0, "\(output) \(prompt())")
-        #expect(!pending(master).contains(secret), "the terminal echoed the value")
+        return (ended?.reason == .exit ? ended?.status : nil, output, pending(master).contains(secret))
+    }
 
+    @Test func aTerminalIsAskedForTheValueWithoutEcho() async throws {
+        defer { try? FileManager.default.removeItem(atPath: cli.home) }
+        let secret = "s3cret-typed-on-a-tty"
+        let typed = try await typeOnTerminal(
+            ["kv", "create", "typed", "--context", "a=b"],
+            prompt: "value: ",
+            secret: secret
+        )
+        #expect(typed.status == 0, "\(typed.output)")
+        #expect(!typed.echoed, "the terminal echoed the value")
         #expect(try await cli.vault(["kv", "get", "--name", "typed", "--raw"]).stdout == secret)
+    }
+
+    @Test func aTerminalIsAskedForThePlaintextWithoutEcho() async throws {
+        defer { try? FileManager.default.removeItem(atPath: cli.home) }
+        let secret = "4242 4242 4242 4242"
+        let typed = try await typeOnTerminal(["encrypt", "--context", "a=b"], prompt: "plaintext: ", secret: secret)
+        #expect(typed.status == 0, "\(typed.output)")
+        #expect(!typed.echoed, "the terminal echoed the plaintext")
+        #expect(try await cli.vault(["decrypt"], input: typed.output).stdout == secret)
     }
 
     @Test func aPipeIsReadWithoutAPrompt() async throws {
