@@ -1,4 +1,5 @@
 import ArgumentParser
+import EnvelopeCrypto
 
 #if canImport(Glibc)
 import Glibc
@@ -104,24 +105,14 @@ enum OutputFile: Equatable {
     }
 
     /// A new, empty file in the folder of `path`, created with `O_EXCL` and mode 0600 (then set
-    /// to exactly 0600, whatever the umask) so that no other mode ever exists.
+    /// to exactly 0600, whatever the umask) so that no other mode ever exists: EnvelopeCrypto's
+    /// `PrivateFile`, with this command line's wording.
     static func createPrivateFile(nextTo path: String) throws(OutputFileError) -> (Int32, String) {
-        let folder = path.lastIndex(of: "/").map { String(path[...$0]) } ?? ""
-        for _ in 0..<16 {
-            let temporaryPath = "\(folder).vault-out.\(String(UInt64.random(in: 0...UInt64.max), radix: 36)).tmp"
-            let descriptor = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-            if descriptor >= 0 {
-                guard fchmod(descriptor, 0o600) == 0 else {
-                    let code = errno
-                    _ = close(descriptor)
-                    _ = unlink(temporaryPath)
-                    throw OutputFileError("cannot create --out", errno: code)
-                }
-                return (descriptor, temporaryPath)
-            }
-            guard errno == EEXIST else { throw OutputFileError("cannot create --out", errno: errno) }
+        do {
+            return try PrivateFile.create(nextTo: path)
+        } catch {
+            throw OutputFileError("cannot create --out (\(error.reason))")
         }
-        throw OutputFileError("cannot create --out: no free temporary name")
     }
 
     /// Opens an existing device, FIFO or socket for writing (no `O_CREAT`, no `O_TRUNC`: a device
