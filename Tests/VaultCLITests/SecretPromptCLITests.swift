@@ -15,27 +15,6 @@ import Darwin
 struct SecretPromptCLITests {
     let cli = VaultCLITests()
 
-    /// A pseudo-terminal: the master (what a terminal emulator holds) and the slave (the
-    /// terminal a program reads). Glibc's module does not export `posix_openpt`, so on Linux the
-    /// multiplexer is opened and unlocked by hand (TIOCSPTLCK, TIOCGPTN from <asm-generic/ioctls.h>).
-    func openTerminal() throws -> (master: Int32, slave: Int32) {
-        #if os(Linux)
-        let master = open("/dev/ptmx", O_RDWR | O_NOCTTY)
-        try #require(master >= 0)
-        var unlock: Int32 = 0
-        var number: UInt32 = 0
-        try #require(ioctl(master, UInt(0x4004_5431), &unlock) == 0 && ioctl(master, UInt(0x8004_5430), &number) == 0)
-        let path = "/dev/pts/\(number)"
-        #else
-        let master = posix_openpt(O_RDWR | O_NOCTTY)
-        try #require(master >= 0 && grantpt(master) == 0 && unlockpt(master) == 0)
-        let path = String(cString: ptsname(master))
-        #endif
-        let slave = open(path, O_RDWR | O_NOCTTY)
-        try #require(slave >= 0)
-        return (master, slave)
-    }
-
     /// What the master side has to read now (the terminal's echo), without waiting.
     func pending(_ master: Int32) -> String {
         _ = fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK)
@@ -56,7 +35,7 @@ struct SecretPromptCLITests {
         prompt expected: String,
         secret: String
     ) async throws -> (status: Int32?, output: String, echoed: Bool) {
-        let (master, slave) = try openTerminal()
+        let (master, slave) = try PseudoTerminal.make()
         defer {
             close(master)
             close(slave)

@@ -257,15 +257,7 @@ extension VaultCLITests {
     ) async throws -> Measured {
         var master: Int32 = -1
         var slave: Int32 = -1
-        if terminal {
-            let pty = try #require(PseudoTerminal.functions)
-            master = pty.open(O_RDWR | O_NOCTTY)
-            try #require(master >= 0 && pty.grant(master) == 0 && pty.unlock(master) == 0)
-            var name = [CChar](repeating: 0, count: 128)
-            try #require(pty.name(master, &name, name.count) == 0)
-            slave = open(name, O_RDWR | O_NOCTTY)
-            try #require(slave >= 0)
-        }
+        if terminal { (master, slave) = try PseudoTerminal.make() }
         defer { if master >= 0 { close(master) } }
         let resultPath = folder + "/wait4-result"
         let reaper = """
@@ -307,30 +299,4 @@ extension VaultCLITests {
             stderr: String(decoding: output, as: UTF8.self)
         )
     }
-}
-
-/// glibc's pseudo-terminal calls, which its Swift module does not export (they need
-/// `_XOPEN_SOURCE`): looked up by name.
-enum PseudoTerminal {
-    typealias Open = @convention(c) (Int32) -> Int32
-    typealias Name = @convention(c) (Int32, UnsafeMutablePointer<CChar>?, Int) -> Int32
-
-    struct Functions {
-        let open: Open
-        let grant: Open
-        let unlock: Open
-        let name: Name
-    }
-
-    static let functions: Functions? = {
-        guard let open = dlsym(nil, "posix_openpt"), let grant = dlsym(nil, "grantpt"),
-            let unlock = dlsym(nil, "unlockpt"), let name = dlsym(nil, "ptsname_r")
-        else { return nil }
-        return Functions(
-            open: unsafeBitCast(open, to: Open.self),
-            grant: unsafeBitCast(grant, to: Open.self),
-            unlock: unsafeBitCast(unlock, to: Open.self),
-            name: unsafeBitCast(name, to: Name.self)
-        )
-    }()
 }
