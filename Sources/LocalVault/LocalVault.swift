@@ -332,12 +332,7 @@ public final class LocalVault: Sendable {
     /// Issues a fresh data key for `caller` (POST /keys/data-key), recording `vault.dek.read`.
     public func createDataKey(context: KeyContext, caller: VaultCaller) async throws -> IssuedDataKey {
         let issued = try await issueDataKey(context: context, caller: caller)
-        try await recordRead(
-            .dekRead,
-            VaultEventData(actor: caller.actor, keyIDs: [issued.id], keyContext: context),
-            caller: caller,
-            organizationID: Self.organizationID(of: context)
-        )
+        try await recordDataKeyEvent(.dekRead, issued, context: context, caller: caller)
         return issued
     }
 
@@ -419,13 +414,23 @@ public final class LocalVault: Sendable {
             environmentID: caller.environmentID,
             actor: caller.actor
         )
+        try await recordDataKeyEvent(.dekRekeyed, issued, context: context, caller: caller)
+        return issued
+    }
+
+    /// Records `vault.dek.read` or `vault.dek.rekeyed` for a data key issued under `context`.
+    private func recordDataKeyEvent(
+        _ type: VaultEventType,
+        _ issued: IssuedDataKey,
+        context: KeyContext,
+        caller: VaultCaller
+    ) async throws {
         try await recordRead(
-            .dekRekeyed,
+            type,
             VaultEventData(actor: caller.actor, keyIDs: [issued.id], keyContext: context),
             caller: caller,
             organizationID: Self.organizationID(of: context)
         )
-        return issued
     }
 
     private func validate(_ context: KeyContext) throws {

@@ -87,32 +87,19 @@ extension PostgresStorage {
                 guard let row = found.first else { return nil }
                 cursor = try row.decode(Int64.self)
             }
-            let rows: [PostgresRow]
-            if filter.ascending {
-                rows = try await connection.rows(
-                    """
-                    \(Self.eventSelection)
-                    WHERE environment_id = \(filter.environmentID) AND type = ANY (string_to_array(\(types), ','))
-                      AND (\(filter.organizationID)::text IS NULL OR organization_id = \(filter.organizationID))
-                      AND (\(filter.rangeStart)::bigint IS NULL OR created_at >= \(filter.rangeStart))
-                      AND (\(filter.rangeEnd)::bigint IS NULL OR created_at < \(filter.rangeEnd))
-                      AND (\(cursor)::bigint IS NULL OR sequence > \(cursor))
-                    ORDER BY sequence ASC LIMIT \(limit)
-                    """
-                )
-            } else {
-                rows = try await connection.rows(
-                    """
-                    \(Self.eventSelection)
-                    WHERE environment_id = \(filter.environmentID) AND type = ANY (string_to_array(\(types), ','))
-                      AND (\(filter.organizationID)::text IS NULL OR organization_id = \(filter.organizationID))
-                      AND (\(filter.rangeStart)::bigint IS NULL OR created_at >= \(filter.rangeStart))
-                      AND (\(filter.rangeEnd)::bigint IS NULL OR created_at < \(filter.rangeEnd))
-                      AND (\(cursor)::bigint IS NULL OR sequence < \(cursor))
-                    ORDER BY sequence DESC LIMIT \(limit)
-                    """
-                )
-            }
+            // Constants only, never input: the page's direction.
+            let (after, order) = filter.ascending ? (SQLText(">"), SQLText("ASC")) : (SQLText("<"), SQLText("DESC"))
+            let rows = try await connection.rows(
+                """
+                \(Self.eventSelection)
+                WHERE environment_id = \(filter.environmentID) AND type = ANY (string_to_array(\(types), ','))
+                  AND (\(filter.organizationID)::text IS NULL OR organization_id = \(filter.organizationID))
+                  AND (\(filter.rangeStart)::bigint IS NULL OR created_at >= \(filter.rangeStart))
+                  AND (\(filter.rangeEnd)::bigint IS NULL OR created_at < \(filter.rangeEnd))
+                  AND (\(cursor)::bigint IS NULL OR sequence \(after) \(cursor))
+                ORDER BY sequence \(order) LIMIT \(limit)
+                """
+            )
             return try rows.map(Self.storedEvent(from:))
         }
     }
