@@ -275,15 +275,21 @@ import Darwin
         }
     }
 
+    /// A new FIFO at `path`, and its read end: opened read-write and non-blocking, so that opening
+    /// it for writing does not wait for a reader.
+    static func makeFIFO(_ path: String) throws -> Int32 {
+        try #require(mkfifo(path, 0o600) == 0)
+        let reader = open(path, O_RDWR | O_NONBLOCK)
+        try #require(reader >= 0)
+        return reader
+    }
+
     @Test func layoutANeedsASeekableOutputWhileLayoutBStreamsToAFIFO() throws {
         let key = try DataKey.generate()
         let plaintext = Self.random(1000)
         try withFolder { folder in
             try Self.write(plaintext, to: folder + "/plain")
-            try #require(mkfifo(folder + "/fifo", 0o600) == 0)
-            // Read-write and non-blocking: the open below does not wait for a reader.
-            let reader = open(folder + "/fifo", O_RDWR | O_NONBLOCK)
-            try #require(reader >= 0)
+            let reader = try Self.makeFIFO(folder + "/fifo")
             defer { close(reader) }
             #expect(throws: EnvelopeCryptoError.outputNotSeekable) {
                 try EnvelopeBlob.seal(
@@ -316,9 +322,7 @@ import Darwin
         let plaintext = Self.random(100)
         try withFolder { folder in
             try Self.write(plaintext, to: folder + "/plain")
-            try #require(mkfifo(folder + "/fifo", 0o600) == 0)
-            let reader = open(folder + "/fifo", O_RDWR | O_NONBLOCK)
-            try #require(reader >= 0)
+            let reader = try Self.makeFIFO(folder + "/fifo")
             defer { close(reader) }
             try FileManager.default.createSymbolicLink(
                 atPath: folder + "/to-fifo",
