@@ -261,4 +261,32 @@ struct AWSKMSConfigurationServeTests {
             #expect(result.error.contains(expected), "\(result.error)")
         }
     }
+
+    @Test("verify-customer-key: a key service that cannot be reached is exit 5, named, with no secret")
+    func verifyCustomerKeyWithAnUnreachableService() async throws {
+        try await withTemporaryDirectory { directory in
+            let byok = directory + "/byok.json"
+            // Port 1 on loopback: nothing listens, every connection is refused at once.
+            let json = """
+                {"customer_keys": [{"context_key": "organization_id", "context_value": "org_abc",
+                  "key_id": "cmk_org_abc", "provider": "aws-kms",
+                  "arn": "arn:aws:kms:us-east-1:111122223333:key/k", "endpoint": "http://127.0.0.1:1"}]}
+                """
+            try Data(json.utf8).write(to: URL(fileURLWithPath: byok))
+            let secret = "verify-secret-access-key-never-printed"
+            let result = try await VaultProcess.run(
+                [
+                    "admin", "verify-customer-key", "--context", "organization_id=org_abc", "--customer-keys", byok,
+                ],
+                environment: [
+                    "AWS_ACCESS_KEY_ID": "AKIDVERIFY", "AWS_SECRET_ACCESS_KEY": secret,
+                    "AWS_SHARED_CREDENTIALS_FILE": directory + "/no-credentials", "HOME": directory,
+                ],
+                timeout: .seconds(60)
+            )
+            #expect(result.status == 5, "\(result.error)")
+            #expect(result.error.contains("organization_id=org_abc: customer key cmk_org_abc"), "\(result.error)")
+            #expect(!result.error.contains(secret) && !result.output.contains(secret))
+        }
+    }
 }

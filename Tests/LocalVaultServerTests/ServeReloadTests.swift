@@ -188,6 +188,14 @@ struct ServeReloadTests {
             // A bad file: refused, and the mapping stays in force.
             try Self.write(#"{"customer_keys": [{"context_key": 7}]}"#, to: byokFile)
             try await Self.reload(server, expecting: Self.refused)
+            // So is a well-formed entry its provider cannot use (no AWS KMS key ARN).
+            let unusable = """
+                {"customer_keys": [{"context_key": "organization_id", "context_value": "org_byok",
+                  "key_id": "cmk_org_byok", "provider": "aws-kms", "arn": "not-an-arn"}]}
+                """
+            try Self.write(unusable, to: byokFile)
+            try await Self.reload(server, expecting: Self.refused)
+            #expect(server.standardError.contains("not an AWS KMS key ARN"))
             let stillMapped = await #expect(throws: VaultError.self) {
                 _ = try await vault.createDataKey(context: context)
             }
