@@ -46,7 +46,8 @@ extension LocalVault {
     /// Nothing is re-encrypted. Customer-key (BYOK) pairs are skipped: their provider rotates them.
     ///
     /// Other vaults open on the store keep their cached newest version for up to their
-    /// ``LocalVaultConfiguration/kekCacheTTL`` (until they restart when it is nil).
+    /// ``LocalVaultConfiguration/kekCacheTTL`` (until they restart when it is nil). A vault that
+    /// records events records each new version as `vault.kek.created` by ``adminActor``.
     /// - Throws: ``LocalVaultError`` (422 for an invalid context).
     public func rotateKEKs(context: KeyContext, environmentID: String) async throws -> [KEKRotation] {
         do {
@@ -58,6 +59,7 @@ extension LocalVault {
         for (contextKey, contextValue) in context.sortedPairs where !isCustomerPair(contextKey, contextValue) {
             let name = KEKName(environmentID: environmentID, contextKey: contextKey, contextValue: contextValue)
             let kek = try await keks.rotate(name)
+            try await recordKEKEvents(.kekCreated, [kek.id], of: name, actor: Self.adminActor)
             rotations.append(KEKRotation(contextKey: contextKey, contextValue: contextValue, version: kek.version))
         }
         return rotations
@@ -70,7 +72,8 @@ extension LocalVault {
     /// Safe to run from every process sharing a store at once: the store lets one rotate at a
     /// time and reads the due pairs under its lock, so each due pair gets one new version (the
     /// others rotate nothing). Other vaults see the new version within their
-    /// ``LocalVaultConfiguration/kekCacheTTL``.
+    /// ``LocalVaultConfiguration/kekCacheTTL``. A vault that records events records each new
+    /// version as `vault.kek.created` by ``rotationPolicyActor``.
     /// - Returns: the versions created, with their environment.
     public func rotateKEKs(
         olderThan maxAge: Duration,
@@ -82,6 +85,9 @@ extension LocalVault {
         let customerPairs = Set(customerPairKeys)
         let rotated = try await keks.rotateDue(newestCreatedBefore: cutoff) { name in
             !customerPairs.contains("\(name.contextKey)\u{0}\(name.contextValue)")
+        }
+        for (name, kek) in rotated {
+            try await recordKEKEvents(.kekCreated, [kek.id], of: name, actor: Self.rotationPolicyActor)
         }
         return rotated.map { name, kek in
             (
@@ -165,7 +171,7 @@ extension LocalVault {
         let count = try await storage.retireKEKs(of: name, below: version, at: Date().storedMilliseconds)
         keks.forget(ids: ids)
         // Right after the retirement commits (a retirement is an operator's act, and rare).
-        try await recordKEKsRetired(ids, of: name)
+        try await recordKEKEvents(.kekDeleted, ids, of: name, actor: Self.adminActor)
         return .retired(count: count)
     }
 

@@ -66,13 +66,18 @@ extension LocalVault {
         }
     }
 
-    /// Records `vault.kek.deleted` for retired KEK versions, as ``adminActor``.
-    func recordKEKsRetired(_ ids: Set<String>, of name: KEKName) async throws {
+    /// The actor of the KEK versions a `--kek-max-age` policy creates
+    /// (``rotateKEKs(olderThan:now:)``): no API key or operator asked for them.
+    public static let rotationPolicyActor = VaultActor(id: "kek-max-age", name: "KEK max-age policy")
+
+    /// Records `vault.kek.created` (a rotation's new versions) or `vault.kek.deleted` (retired
+    /// versions) for KEKs of `name`, after the change committed (the change stands if this throws).
+    func recordKEKEvents(_ type: VaultEventType, _ ids: Set<String>, of name: KEKName, actor: VaultActor) async throws {
         guard let eventRecorder, !ids.isEmpty else { return }
         let events = try ids.sorted().map { id in
             try Self.event(
-                .kekDeleted,
-                VaultEventData(actor: Self.adminActor, keyID: id, keyName: Self.keyName(name)),
+                type,
+                VaultEventData(actor: actor, keyID: id, keyName: Self.keyName(name)),
                 environmentID: name.environmentID,
                 organizationID: name.contextKey == Self.organizationKey ? name.contextValue : nil
             )

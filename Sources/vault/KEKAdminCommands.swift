@@ -72,7 +72,8 @@ struct RotateKEK: AsyncParsableCommand {
             store is open elsewhere (a running server would keep wrapping new data keys under its \
             cached previous version until it restarts). New data keys are wrapped under the new \
             version; data keys and objects under older versions still decrypt. Nothing is \
-            re-encrypted: run `vault admin rewrap` to move stored objects to the new version.
+            re-encrypted: run `vault admin rewrap` to move stored objects to the new version. \
+            Each new version is recorded as the event vault.kek.created, its actor admin.
 
             With --database (or $VAULT_DATABASE_URL), the command works on that PostgreSQL \
             database; stop every `vault serve` instance on it first. Its root key comes from \
@@ -108,7 +109,9 @@ struct RotateKEK: AsyncParsableCommand {
         let (vault, directory) = try await openStoreExclusively(
             dataDirectory: dataDirectory,
             database: database,
-            command: "rotate-kek"
+            command: "rotate-kek",
+            // `vault.kek.created`, one per new version, its actor `admin`.
+            recordsEvents: true
         )
         let rotations: [KEKRotation]
         do {

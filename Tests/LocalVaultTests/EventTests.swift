@@ -440,18 +440,40 @@ import VaultAPI
         )
     }
 
-    @Test("a KEK retirement records vault.kek.deleted for each retired version, as the admin")
-    func kekRetirementEvents() async throws {
-        let temporary = try await TemporaryVault(.sqlite, recordsEvents: true)
+    /// A rotation records `vault.kek.created` for the new version and a retirement
+    /// `vault.kek.deleted` for each retired one, as the admin; a max-age rotation as the policy.
+    @Test("KEK rotations and retirements record kek.created and kek.deleted", arguments: TestBackend.allCases)
+    func kekRotationAndRetirementEvents(backend: TestBackend) async throws {
+        let temporary = try await TemporaryVault(backend, recordsEvents: true)
         let vault = temporary.vault
-        _ = try await vault.createDataKey(context: ["k": "v"], caller: .alice)
-        _ = try await vault.rotateKEKs(context: ["k": "v"], environmentID: Self.env)
-        _ = try await vault.retireKEKVersions(contextKey: "k", contextValue: "v", below: 2, environmentID: Self.env)
+        _ = try await vault.createDataKey(context: ["organization_id": "org_k"], caller: .alice)
+        _ = try await vault.rotateKEKs(context: ["organization_id": "org_k"], environmentID: Self.env)
+        _ = try await vault.retireKEKVersions(
+            contextKey: "organization_id",
+            contextValue: "org_k",
+            below: 2,
+            environmentID: Self.env
+        )
+        let rotatedByPolicy = try await vault.rotateKEKs(olderThan: .zero, now: Date().addingTimeInterval(1))
+        #expect(rotatedByPolicy.map(\.rotation.version) == [3])
+
         let created = try await Self.events(vault, [.kekCreated])
         let deleted = try await Self.events(vault, [.kekDeleted])
+        #expect(
+            created.map(\.data.actorID)
+                == [VaultCaller.alice.actor.id, LocalVault.adminActor.id, LocalVault.rotationPolicyActor.id]
+        )
+        #expect(Set(created.compactMap(\.data.keyID)).count == 3)
+        #expect(created.allSatisfy { $0.data.keyName == "organization_id:org_k" })
         #expect(deleted.count == 1)
         #expect(deleted.first?.data.keyID == created.first?.data.keyID)
-        #expect(deleted.first?.data.keyName == "k:v")
+        #expect(deleted.first?.data.keyName == "organization_id:org_k")
         #expect(deleted.first?.data.actorID == LocalVault.adminActor.id)
+        // Filtered by organization like every event of the pair.
+        let listed = try await vault.listEvents(
+            EventListQuery(events: [.kekCreated, .kekDeleted], organizationID: "org_k"),
+            environmentID: Self.env
+        )
+        #expect(listed.data.count == 4)
     }
 }

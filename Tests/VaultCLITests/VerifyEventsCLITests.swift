@@ -11,7 +11,8 @@ struct VerifyEventsCLITests {
         let empty = try await cli.vault(["admin", "verify-events"])
         #expect(empty.status == 5, "no store yet: \(empty.stderr)")
 
-        // Two retirements: each records `vault.kek.deleted` (the only events the CLI records).
+        // Two rotations and two retirements: `vault.kek.created` and `vault.kek.deleted` each (the
+        // only events the CLI records).
         #expect(try await cli.vault(["kv", "create", "db/password", "--context", "tenant=t1"], input: "x").status == 0)
         for version in [2, 3] {
             #expect(try await cli.vault(["admin", "rotate-kek", "--context", "tenant=t1"]).status == 0)
@@ -23,7 +24,7 @@ struct VerifyEventsCLITests {
         }
         let intact = try await cli.vault(["admin", "verify-events"])
         #expect(intact.status == 0, "\(intact.stderr)")
-        #expect(intact.stdout == "environment_local: 2 events intact (sequences 1 to 2)\n")
+        #expect(intact.stdout == "environment_local: 4 events intact (sequences 1 to 4)\n")
 
         let store = (cli.home as NSString).appendingPathComponent("vault.sqlite")
         try await CLITestDatabase.sqlite(
