@@ -425,9 +425,23 @@ public final class LocalVault: Sendable {
         context: KeyContext,
         caller: VaultCaller
     ) async throws {
+        try await recordDataKeyAccess(id: issued.id, context: context, rekeyed: type == .dekRekeyed, caller: caller)
+    }
+
+    /// Records that `caller` is handed data key `id` of `context` again: an `Idempotency-Key`
+    /// replay of `keys/data-key` (`vault.dek.read`) or `keys/rekey` (`vault.dek.rekeyed`, when
+    /// `rekeyed`) answers with the stored data key, an access like the first answer. Returns once
+    /// the event is durable; nothing when this vault records no events.
+    /// - Parameters:
+    ///   - id: the data key's id, as its answer gave it.
+    ///   - context: the key context of the answer.
+    ///   - rekeyed: whether the answer was a rekey's.
+    ///   - caller: who the answer goes to.
+    /// - Throws: the storage's error if the event cannot be written: the replay must then fail.
+    public func recordDataKeyAccess(id: String, context: KeyContext, rekeyed: Bool, caller: VaultCaller) async throws {
         try await recordRead(
-            type,
-            VaultEventData(actor: caller.actor, keyIDs: [issued.id], keyContext: context),
+            rekeyed ? .dekRekeyed : .dekRead,
+            VaultEventData(actor: caller.actor, keyIDs: [id], keyContext: context),
             caller: caller,
             organizationID: Self.organizationID(of: context)
         )

@@ -1,4 +1,5 @@
 import EnvelopeCrypto
+import Foundation
 import Hummingbird
 import LocalVault
 import Logging
@@ -42,6 +43,7 @@ struct IdempotencyMiddleware: RouterMiddleware {
         let hash = Self.requestHash(method: request.method.rawValue, path: request.uri.path, body: context.requestBody)
         switch try await vault.claimIdempotencyKey(scope: scope, key: key, requestHash: hash, durable: durable) {
         case .replay(let status, let storedBody):
+            try await recordReplayedDataKey(path: request.uri.path, status: status, body: storedBody, context: context)
             var response = JSONResponse.make(
                 bytes: ByteBuffer(bytes: storedBody),
                 status: HTTPResponse.Status(code: status)
@@ -105,6 +107,35 @@ struct IdempotencyMiddleware: RouterMiddleware {
         // A server fault is not an answer worth replaying: the retry runs again.
         try await finish(durable: durable) { try await $0.releaseIdempotencyKey(scope: scope, key: key, durable: $1) }
         return response
+    }
+
+    /// A replayed `keys/data-key` or `keys/rekey` answer hands its data key out again: its event
+    /// (`vault.dek.read`, `vault.dek.rekeyed`) is recorded before the replay is sent, as the
+    /// first answer's was, so no access goes unrecorded.
+    private func recordReplayedDataKey(path: String, status: Int, body: [UInt8], context: Context) async throws {
+        guard status == 200, vault.recordsEvents else { return }
+        let rekeyed: Bool
+        switch path {
+        case "/vault/v1/keys/data-key": rekeyed = false
+        case "/vault/v1/keys/rekey": rekeyed = true
+        default: return
+        }
+        // Only the id and context: the stored data key is not decoded.
+        guard let answer = try? JSONDecoder().decode(IssuedKeyReference.self, from: Data(body)) else {
+            throw LocalVaultError(.internalError, "a stored data-key answer does not parse")
+        }
+        try await vault.recordDataKeyAccess(
+            id: answer.id,
+            context: answer.context,
+            rekeyed: rekeyed,
+            caller: context.caller()
+        )
+    }
+
+    /// What a data-key answer says about its key, for its replay's event.
+    private struct IssuedKeyReference: Decodable {
+        let id: String
+        let context: KeyContext
     }
 
     /// How the answer to a POST to `path` is kept: `nil` (not at all) for `keys/decrypt`, `false`

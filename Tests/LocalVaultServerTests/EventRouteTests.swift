@@ -61,6 +61,40 @@ struct EventRouteTests {
         }
     }
 
+    @Test("an Idempotency-Key replay of a data key or a rekey records its access again")
+    func replayedDataKeysAreRecorded() async throws {
+        try await VaultHarness.run(recordsEvents: true) { _, client in
+            let issuedHeaders: HTTPFields = [HeaderName("Idempotency-Key")!: "issue-once"]
+            let request = #"{"context":{"organization_id":"org_replay"}}"#
+            var issued: [DataKeyResponse] = []
+            for _ in 0..<2 {
+                let response = try await client.send(
+                    .post,
+                    "/vault/v1/keys/data-key",
+                    json: request,
+                    headers: issuedHeaders
+                )
+                issued.append(try response.decode(DataKeyResponse.self))
+            }
+            #expect(issued[0] == issued[1])
+            let rekeyHeaders: HTTPFields = [HeaderName("Idempotency-Key")!: "rekey-once"]
+            let rekey = #"{"context":{"organization_id":"org_other"},"encrypted_keys":"\#(issued[0].encryptedKeys)"}"#
+            for _ in 0..<2 {
+                #expect(
+                    try await client.send(.post, "/vault/v1/keys/rekey", json: rekey, headers: rekeyHeaders).status
+                        == .ok
+                )
+            }
+
+            let read = try await client.sendExpecting(EventList.self, .get, "/events?events=vault.dek.read&order=asc")
+            #expect(read.data.map(\.data.keyIDs) == [[issued[0].id], [issued[0].id]])
+            #expect(read.data.allSatisfy { $0.data.keyContext == ["organization_id": "org_replay"] })
+            let rekeyed = try await client.sendExpecting(EventList.self, .get, "/events?events=vault.dek.rekeyed")
+            #expect(rekeyed.data.map(\.data.keyIDs) == [[issued[0].id], [issued[0].id]])
+            #expect(rekeyed.data.allSatisfy { $0.data.keyContext == ["organization_id": "org_other"] })
+        }
+    }
+
     @Test("pages with limit, after and before, in both orders")
     func pagination() async throws {
         try await VaultHarness.run(recordsEvents: true) { _, client in
