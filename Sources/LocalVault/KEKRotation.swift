@@ -112,10 +112,12 @@ extension LocalVault {
     ///
     /// Batched (`batchSize` versions per transaction) and resumable: versions already under the
     /// newest versions are skipped, so a run stopped half-way is finished by running it again.
-    /// Deleted objects not yet purged are included. `progress` is called after each batch.
+    /// Deleted objects not yet purged are included. `progress` is called after each batch has
+    /// committed, with the totals so far; a throw from it stops the run there (the batches
+    /// reported stay re-wrapped) and is rethrown: running again finishes the rest.
     public func rewrapStoredObjects(
         batchSize: Int = 500,
-        progress: (RewrapProgress) -> Void = { _ in }
+        progress: (RewrapProgress) throws -> Void = { _ in }
     ) async throws -> RewrapProgress {
         var totals = RewrapProgress()
         var after: String?
@@ -138,7 +140,7 @@ extension LocalVault {
             let changed = try await storage.replaceSealedValues(replacements)
             totals.rewrapped += changed
             totals.skipped += replacements.count - changed
-            progress(totals)
+            try progress(totals)
         }
         return totals
     }

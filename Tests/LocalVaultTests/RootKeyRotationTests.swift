@@ -7,6 +7,7 @@ import Testing
 import VaultAPI
 
 @testable import LocalVault
+@testable import LocalVaultPostgres
 
 /// Root-key rotation: every KEK re-wrapped under a new key in one transaction, nothing
 /// re-encrypted, the old key refused afterwards, and a crash at any step leaving exactly one key
@@ -14,15 +15,30 @@ import VaultAPI
 @Suite struct RootKeyRotationTests {
     let env = LocalVault.defaultEnvironmentID
 
-    /// A store in a temporary folder, with data of every kind sealed before the rotation.
+    /// A store of one backend whose root key (and, for SQLite, the store) is in a temporary
+    /// folder, with data of every kind sealed before the rotation.
     final class Fixture: @unchecked Sendable {
+        let backend: TestBackend
         let directory =
             FileManager.default.temporaryDirectory.appendingPathComponent("lv-rotate-\(UUID().uuidString)").path
+        /// The PostgreSQL database of this fixture alone (dropped on release); nil for SQLite.
+        let databaseURL: String?
         var keyPath: String { directory + "/root.key" }
         var objectID = ""
         var blob: EnvelopeBlob?
         var issued: IssuedDataKey?
         let responseBody = Array(#"{"id":"object_1"}"#.utf8)
+
+        init(_ backend: TestBackend = .sqlite) async throws {
+            self.backend = backend
+            // A PostgreSQL store keeps nothing here: the folder holds only key files.
+            try FileManager.default.createDirectory(
+                atPath: directory,
+                withIntermediateDirectories: true,
+                attributes: [.posixPermissions: 0o700]
+            )
+            databaseURL = try await backend.freshStore(directory: directory).databaseURL
+        }
 
         func configuration(_ rootKey: RootKeySource? = nil, logger: Logger? = nil) -> LocalVaultConfiguration {
             LocalVaultConfiguration(
@@ -33,14 +49,71 @@ import VaultAPI
             )
         }
 
-        func open(_ rootKey: RootKeySource? = nil, logger: Logger? = nil) throws -> LocalVault {
-            try LocalVault(configuration: configuration(rootKey, logger: logger))
+        /// Opens the store as a process starting on it would; the caller closes the vault (a
+        /// rotation needs the store to itself).
+        func open(_ rootKey: RootKeySource? = nil, logger: Logger? = nil) async throws -> LocalVault {
+            try await backend.open(configuration(rootKey, logger: logger), databaseURL: databaseURL)
+        }
+
+        /// A rotation with the root key `rootKey` through the public API, holding the store
+        /// exclusively as the admin command does; with `step`, stopped after it as a crash would.
+        func rotate(
+            _ rootKey: RootKeySource? = nil,
+            newKeyFile: String? = nil,
+            stoppingAfter step: RootKeyRotation.Step? = nil
+        ) async throws -> RootKeyRotationReport {
+            switch (databaseURL, step) {
+            case (nil, nil):
+                return try await LocalVault.rotateRootKey(configuration: configuration(rootKey), newKeyFile: newKeyFile)
+            case (let databaseURL?, nil):
+                return try await LocalVault.rotateRootKey(
+                    databaseURL: databaseURL,
+                    configuration: configuration(rootKey),
+                    newKeyFile: newKeyFile
+                )
+            case (nil, let step?):
+                return try await RootKeyRotation.rotate(
+                    configuration: configuration(rootKey),
+                    newKeyFile: newKeyFile,
+                    stoppingAfter: step
+                )
+            case (let databaseURL?, let step?):
+                return try await rotateOnDatabase(databaseURL, rootKey, newKeyFile: newKeyFile, stoppingAfter: step)
+            }
+        }
+
+        /// A PostgreSQL rotation stopped after `step`, on a storage held exclusively and released
+        /// after it, as the admin command's process exiting would release it.
+        private func rotateOnDatabase(
+            _ databaseURL: String,
+            _ rootKey: RootKeySource?,
+            newKeyFile: String?,
+            stoppingAfter step: RootKeyRotation.Step
+        ) async throws -> RootKeyRotationReport {
+            let url = try PostgresDatabaseURL(parsing: databaseURL)
+            let storage = try await PostgresStorage(url: url, use: .exclusive)
+            let outcome: Result<RootKeyRotationReport, any Error>
+            do {
+                outcome = .success(
+                    try await RootKeyRotation.rotate(
+                        storage: storage,
+                        configuration: configuration(rootKey),
+                        newKeyFile: newKeyFile,
+                        storeDescription: url.redactedDescription,
+                        stoppingAfter: step
+                    )
+                )
+            } catch {
+                outcome = .failure(error)
+            }
+            await storage.shutDown()
+            return try outcome.get()
         }
 
         /// Writes an object (two versions), issues a data key (two contexts pairs) and seals a
         /// blob with it as client-side encryption does, and stores an idempotent response.
         func populate(_ rootKey: RootKeySource? = nil) async throws {
-            let vault = try open(rootKey)
+            let vault = try await open(rootKey)
             let created = try await vault.createObject(
                 name: "db/password",
                 value: "one",
@@ -57,6 +130,7 @@ import VaultAPI
             blob = try EnvelopeBlob.seal(Array("4242".utf8), with: issued.key, encryptedKeys: issued.encryptedKeys)
             #expect(try await vault.claimIdempotencyKey(scope: "key_alice", key: "k1", requestHash: "h") == .claimed)
             try await vault.completeIdempotencyKey(scope: "key_alice", key: "k1", status: 201, body: responseBody)
+            await vault.close()
         }
 
         /// Everything written by ``populate(_:)`` reads back, through a vault opened with `rootKey`.
@@ -66,7 +140,7 @@ import VaultAPI
         )
             async throws
         {
-            let vault = try open(rootKey)
+            let vault = try await open(rootKey)
             let env = LocalVault.defaultEnvironmentID
             #expect(try await vault.readObject(id: objectID, environmentID: env).value == "two")
             #expect(try await vault.readObject(id: objectID, version: .number(1), environmentID: env).value == "one")
@@ -76,8 +150,10 @@ import VaultAPI
             #expect(try blob?.open(with: opened.key) == Array("4242".utf8), sourceLocation: sourceLocation)
             let replay = try await vault.claimIdempotencyKey(scope: "key_alice", key: "k1", requestHash: "h")
             #expect(replay == .replay(status: 201, body: responseBody), sourceLocation: sourceLocation)
+            await vault.close()
         }
 
+        /// The rows of a SQLite store (the SQLite-only tests).
         func rows(_ sql: String) throws -> [Data] {
             let queue = try DatabaseQueue(path: directory + "/vault.sqlite")
             return try queue.read { try Data.fetchAll($0, sql: sql) }
@@ -95,7 +171,12 @@ import VaultAPI
             (try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int) ?? -1
         }
 
-        deinit { try? FileManager.default.removeItem(atPath: directory) }
+        deinit {
+            try? FileManager.default.removeItem(atPath: directory)
+            if let databaseURL {
+                Task { await TestDatabase.drop(databaseURL) }
+            }
+        }
     }
 
     func expectRefused(
@@ -130,7 +211,7 @@ import VaultAPI
 
     @Test("after a rotation everything sealed before decrypts, nothing is re-encrypted, the old key is refused")
     func rotationKeepsEverythingReadable() async throws {
-        let fixture = Fixture()
+        let fixture = try await Fixture()
         try await fixture.populate()
         let oldKey = try fixture.fileKey(fixture.keyPath)
         let sealedBefore = try fixture.rows("SELECT sealed_value FROM object_versions ORDER BY id")
@@ -154,8 +235,8 @@ import VaultAPI
         #expect(keksAfter.count == keksBefore.count)
         #expect(zip(keksAfter, keksBefore).allSatisfy { $0 != $1 })
         try await fixture.expectReadable()
-        expectRefused("the root key does not match the store") {
-            try fixture.open(.base64(oldKey.base64EncodedString()))
+        await expectRefused("the root key does not match the store") {
+            try await fixture.open(.base64(oldKey.base64EncodedString()))
         }
         let logged = handler.entries.map { "\($0.level) \($0.message) \($0.metadata)" }.joined(separator: "\n")
         #expect(logged.contains("notice rotated the root key"))
@@ -166,14 +247,14 @@ import VaultAPI
 
     @Test("a rotation is refused while a vault is open on the store, and changes nothing")
     func rotationIsRefusedWhileTheStoreIsOpen() async throws {
-        let fixture = Fixture()
+        let fixture = try await Fixture()
         try await fixture.populate()
         let oldKey = try fixture.fileKey(fixture.keyPath)
-        let vault = try fixture.open()
+        let vault = try await fixture.open()
         await expectRefused("is open in another process") {
             try await LocalVault.rotateRootKey(configuration: fixture.configuration())
         }
-        withExtendedLifetime(vault) {}
+        await vault.close()
         #expect(try fixture.fileKey(fixture.keyPath) == oldKey)
         #expect(!FileManager.default.fileExists(atPath: fixture.keyPath + ".next"))
         try await fixture.expectReadable()
@@ -181,24 +262,21 @@ import VaultAPI
 
     @Test(
         "a crash at any step leaves exactly one key that opens the store, in root.key after the next start",
-        arguments: [RootKeyRotation.Step.newKeyWritten, .rowsRewrapped, .committed]
+        arguments: TestBackend.allCases,
+        [RootKeyRotation.Step.newKeyWritten, .rowsRewrapped, .committed]
     )
-    func crashDuringRotation(at step: RootKeyRotation.Step) async throws {
-        let fixture = Fixture()
+    func crashDuringRotation(backend: TestBackend, at step: RootKeyRotation.Step) async throws {
+        let fixture = try await Fixture(backend)
         try await fixture.populate()
         let oldKey = try fixture.fileKey(fixture.keyPath)
         await #expect(throws: RootKeyRotation.Interrupted.self) {
-            try await RootKeyRotation.rotate(
-                configuration: fixture.configuration(),
-                newKeyFile: nil,
-                stoppingAfter: step
-            )
+            try await fixture.rotate(stoppingAfter: step)
         }
         #expect(FileManager.default.fileExists(atPath: fixture.keyPath + ".next"), "the crash left the next key")
         let nextKey = try fixture.fileKey(fixture.keyPath + ".next")
 
         let handler = InMemoryLogHandler()
-        _ = try fixture.open(logger: Logger(label: "test", factory: { _ in handler }))
+        try await fixture.open(logger: Logger(label: "test", factory: { _ in handler })).close()
         #expect(!FileManager.default.fileExists(atPath: fixture.keyPath + ".next"))
         let inPlace = try fixture.fileKey(fixture.keyPath)
         let finished = handler.entries.contains {
@@ -207,37 +285,35 @@ import VaultAPI
         if step == .committed {
             #expect(inPlace == nextKey)
             #expect(finished)
-            expectRefused("the root key does not match the store") {
-                try fixture.open(.base64(oldKey.base64EncodedString()))
+            await expectRefused("the root key does not match the store") {
+                try await fixture.open(.base64(oldKey.base64EncodedString()))
             }
         } else {
             #expect(inPlace == oldKey)
             #expect(!finished)
-            expectRefused("the root key does not match the store") {
-                try fixture.open(.base64(nextKey.base64EncodedString()))
+            await expectRefused("the root key does not match the store") {
+                try await fixture.open(.base64(nextKey.base64EncodedString()))
             }
         }
         try await fixture.expectReadable()
         // A later rotation runs normally.
-        #expect(try await LocalVault.rotateRootKey(configuration: fixture.configuration()).rewrappedKEKs == 3)
+        #expect(try await fixture.rotate().rewrappedKEKs == 3)
         try await fixture.expectReadable()
     }
 
-    @Test("with VAULT_ROOT_KEY the new key goes to a new 0600 file, and the refusal of the old key names it")
-    func rootKeyFromTheEnvironment() async throws {
-        let fixture = Fixture()
+    @Test(
+        "with VAULT_ROOT_KEY the new key goes to a new 0600 file, and the refusal of the old key names it",
+        arguments: TestBackend.allCases
+    )
+    func rootKeyFromTheEnvironment(backend: TestBackend) async throws {
+        let fixture = try await Fixture(backend)
         let oldKey = try DataKey.generate()
         let old = RootKeySource.base64(oldKey.base64EncodedString())
         try await fixture.populate(old)
         let newKeyFile = fixture.directory + "/new-root-key"
-        await expectRefused("name a new key file") {
-            try await LocalVault.rotateRootKey(configuration: fixture.configuration(old))
-        }
+        await expectRefused("name a new key file") { try await fixture.rotate(old) }
 
-        let report = try await LocalVault.rotateRootKey(
-            configuration: fixture.configuration(old),
-            newKeyFile: newKeyFile
-        )
+        let report = try await fixture.rotate(old, newKeyFile: newKeyFile)
 
         #expect(report.mustUpdateEnvironment)
         #expect(report.newKeyPath == newKeyFile)
@@ -247,49 +323,41 @@ import VaultAPI
         let newKey = try DataKey(base64Encoded: text.trimmingCharacters(in: .whitespacesAndNewlines))
         #expect(!"\(report)".contains(newKey.base64EncodedString()))
         #expect(!FileManager.default.fileExists(atPath: fixture.keyPath), "no root.key was created")
-        expectRefused("new key written to \(newKeyFile)") { try fixture.open(old) }
+        await expectRefused("new key written to \(newKeyFile)") { try await fixture.open(old) }
         try await fixture.expectReadable(.base64(newKey.base64EncodedString()))
         // The new key file is never overwritten.
         await expectRefused("already exists") {
-            try await LocalVault.rotateRootKey(
-                configuration: fixture.configuration(.base64(newKey.base64EncodedString())),
-                newKeyFile: newKeyFile
-            )
+            try await fixture.rotate(.base64(newKey.base64EncodedString()), newKeyFile: newKeyFile)
         }
         try await fixture.expectReadable(.base64(newKey.base64EncodedString()))
     }
 
-    @Test("with VAULT_ROOT_KEY a crash before the commit keeps the old key, after it the new key file opens")
-    func crashWithRootKeyFromTheEnvironment() async throws {
-        let fixture = Fixture()
+    @Test(
+        "with VAULT_ROOT_KEY a crash before the commit keeps the old key, after it the new key file opens",
+        arguments: TestBackend.allCases
+    )
+    func crashWithRootKeyFromTheEnvironment(backend: TestBackend) async throws {
+        let fixture = try await Fixture(backend)
         let oldKey = try DataKey.generate()
         let old = RootKeySource.base64(oldKey.base64EncodedString())
         try await fixture.populate(old)
         let early = fixture.directory + "/early"
         await #expect(throws: RootKeyRotation.Interrupted.self) {
-            try await RootKeyRotation.rotate(
-                configuration: fixture.configuration(old),
-                newKeyFile: early,
-                stoppingAfter: .rowsRewrapped
-            )
+            try await fixture.rotate(old, newKeyFile: early, stoppingAfter: .rowsRewrapped)
         }
         try await fixture.expectReadable(old)
 
         let late = fixture.directory + "/late"
         await #expect(throws: RootKeyRotation.Interrupted.self) {
-            try await RootKeyRotation.rotate(
-                configuration: fixture.configuration(old),
-                newKeyFile: late,
-                stoppingAfter: .committed
-            )
+            try await fixture.rotate(old, newKeyFile: late, stoppingAfter: .committed)
         }
-        expectRefused("new key written to \(late)") { try fixture.open(old) }
+        await expectRefused("new key written to \(late)") { try await fixture.open(old) }
         try await fixture.expectReadable(.base64(try fixture.fileKey(late).base64EncodedString()))
     }
 
     @Test("a KEK that does not open refuses the rotation and changes nothing")
     func anAlteredKEKRefusesTheRotation() async throws {
-        let fixture = Fixture()
+        let fixture = try await Fixture()
         try await fixture.populate()
         let oldKey = try fixture.fileKey(fixture.keyPath)
         let queue = try DatabaseQueue(path: fixture.directory + "/vault.sqlite")
@@ -304,7 +372,7 @@ import VaultAPI
         #expect(try fixture.fileKey(fixture.keyPath) == oldKey)
         #expect(!FileManager.default.fileExists(atPath: fixture.keyPath + ".next"))
         #expect(try fixture.rows("SELECT value FROM meta WHERE name = 'root_key_check'") == checkBefore)
-        let vault = try fixture.open()
+        let vault = try await fixture.open()
         let object = try await vault.readObject(id: fixture.objectID, environmentID: env)
         #expect(object.value == "two")
     }

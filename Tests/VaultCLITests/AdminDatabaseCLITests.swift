@@ -144,6 +144,73 @@ struct AdminDatabaseCLITests {
         await #expect(throws: ListeningProcessError.self) { try await Self.serve(url, rootKey: Self.rootKey) }
     }
 
+    @Test func rotateRootKeyOnADatabaseFromEnvironmentWritesNewKeyFile() async throws {
+        let url = try await CLITestDatabase.create()
+        defer { CLITestDatabase.drop(url) }
+        let cli = VaultCLITests()
+        defer { try? FileManager.default.removeItem(atPath: cli.home) }
+        let old = ["VAULT_ROOT_KEY": Self.rootKey]
+        let first = try await Self.serve(url)
+        let created = try await cli.vault(
+            ["kv", "create", "db/password", "--context", "organization_id=org_1"],
+            input: "hunter2",
+            environment: Self.client(of: first)
+        )
+        #expect(created.status == 0, "\(created.stderr)")
+        let encrypted = try await cli.vault(
+            ["encrypt", "--context", "organization_id=org_1"],
+            input: "4242",
+            environment: Self.client(of: first)
+        )
+        #expect(encrypted.status == 0, "\(encrypted.stderr)")
+        let blob = encrypted.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        first.stop()
+        let noFile = try await cli.vault(["admin", "rotate-root-key", "--database", url], environment: old)
+        #expect(noFile.status == 1)
+        #expect(noFile.stderr.contains("pass --new-key-file FILE"))
+        // The operator keeps the new key in a folder of its own until the variable is switched.
+        let folder = cli.home + "/keys"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let newKeyFile = folder + "/root.key.new"
+
+        let rotated = try await cli.vault(
+            ["admin", "rotate-root-key", "--database", url, "--new-key-file", newKeyFile],
+            environment: old
+        )
+
+        #expect(rotated.status == 0, "\(rotated.stderr)")
+        #expect(rotated.stdout.contains("rotated the root key of the database postgres://"))
+        #expect(rotated.stdout.contains("key-encrypting keys re-wrapped: 1"))
+        #expect(rotated.stdout.contains("the new root key (base64) is in \(newKeyFile)"))
+        #expect(rotated.stdout.contains("set VAULT_ROOT_KEY to the content of that file"))
+        #expect(try RotateRootKeyCLITests().mode(newKeyFile) == 0o600)
+        #expect(!FileManager.default.fileExists(atPath: cli.home + "/root.key"), "no root.key was created")
+        let newKey = try String(contentsOfFile: newKeyFile, encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(Data(base64Encoded: newKey)?.count == 32 && newKey != Self.rootKey)
+        for output in [rotated.stdout, rotated.stderr] {
+            #expect(!output.contains(newKey))
+            #expect(!output.contains(Self.rootKey))
+        }
+        // The old key no longer opens the database, and the refusal names the new key's file.
+        let refused = try await cli.vault(
+            ["admin", "rotate-kek", "--context", "organization_id=org_1", "--database", url],
+            environment: old
+        )
+        #expect(refused.status == 5)
+        #expect(refused.stderr.contains("root key does not match"), "\(refused.stderr)")
+        #expect(refused.stderr.contains("new key written to \(newKeyFile)"), "\(refused.stderr)")
+        #expect(!refused.stderr.contains(newKey))
+        await #expect(throws: ListeningProcessError.self) { try await Self.serve(url, rootKey: Self.rootKey) }
+        let second = try await Self.serve(url, rootKey: newKey)
+        defer { second.stop() }
+        let client = Self.client(of: second)
+        let read = try await cli.vault(["kv", "get", "--name", "db/password"], environment: client)
+        #expect(read.stdout == "hunter2\n", "\(read.stderr)")
+        let decrypted = try await cli.vault(["decrypt"], input: blob, environment: client)
+        #expect(decrypted.stdout == "4242", "\(decrypted.stderr)")
+    }
+
     @Test func adminCommandsAreRefusedWhileVaultServeRunsOnTheDatabase() async throws {
         let url = try await CLITestDatabase.create()
         defer { CLITestDatabase.drop(url) }
