@@ -9,10 +9,11 @@ func liveRequest(
     _ method: HTTPRequest.Method,
     _ path: String,
     key: String? = nil,
-    json: String? = nil
+    json: String? = nil,
+    headers extra: HTTPFields = [:]
 ) async throws -> (status: Int, body: String, headers: HTTPFields) {
     try await TestClient.withClient(host: "127.0.0.1", port: port) { client in
-        var headers: HTTPFields = [:]
+        var headers = extra
         if let key { headers[.authorization] = "Bearer \(key)" }
         if json != nil { headers[.contentType] = "application/json" }
         let response = try await client.execute(

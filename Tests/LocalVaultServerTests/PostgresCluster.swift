@@ -51,10 +51,19 @@ final class PostgresCluster: Sendable {
         return PostgresCluster(directory: directory, url: url)
     }
 
-    /// Restarts the server on the same port (connections drop; the data stays).
-    func restart() async throws {
-        let result = try await runProgram(try #require(Self.script), ["restart", directory], timeout: .seconds(120))
-        guard result.status == 0 else { throw ClusterError.failed("scripts/postgres restart: \(result.error)") }
+    /// Stops the server (connections drop; the data stays): the database is down until ``resume()``.
+    func pause() async throws {
+        try await run("pause")
+    }
+
+    /// Starts the paused server again on the same port, and waits until it accepts connections.
+    func resume() async throws {
+        try await run("resume")
+    }
+
+    private func run(_ command: String) async throws {
+        let result = try await runProgram(try #require(Self.script), [command, directory], timeout: .seconds(120))
+        guard result.status == 0 else { throw ClusterError.failed("scripts/postgres \(command): \(result.error)") }
     }
 
     /// Runs one SQL statement with psql and returns its unaligned output.

@@ -1,3 +1,4 @@
+import EnvelopeCrypto
 import Foundation
 import TestProcesses
 import Testing
@@ -26,12 +27,14 @@ struct PythonInteropTests {
     )
     func pythonSDK() async throws {
         try await withTemporaryDirectory { directory in
-            try await Self.runScript(directory: directory, serveArguments: [])
+            let server = try await Self.serve(directory: directory)
+            defer { server.stop() }
+            try await Self.runScript(against: server)
         }
     }
 
     @Test(
-        "the official SDK's vault module works end to end against vault serve on PostgreSQL",
+        "the official SDK's vault module works end to end against either of two vault serve on one PostgreSQL",
         .enabled(
             if: (sdkVersion != nil && VaultProcess.binary != nil && PostgresCluster.enabled) || isCI,
             "needs python3 with `pip install workos`, a built vault and PostgreSQL 15; with CI=true their absence fails"
@@ -42,7 +45,21 @@ struct PythonInteropTests {
         let cluster = try await PostgresCluster.start()
         do {
             try await withTemporaryDirectory { directory in
-                try await Self.runScript(directory: directory, serveArguments: ["--database", cluster.url])
+                // Two instances on one database with one root key; the script (its names unique
+                // to each run) runs in full against one, then against the other.
+                let rootKey = try DataKey.generate().base64EncodedString()
+                var instances: [VaultProcess] = []
+                defer { for instance in instances { instance.stop() } }
+                for name in ["a", "b"] {
+                    instances.append(
+                        try await Self.serve(
+                            directory: (directory as NSString).appendingPathComponent(name),
+                            arguments: ["--database", cluster.url],
+                            environment: ["VAULT_ROOT_KEY": rootKey]
+                        )
+                    )
+                }
+                for instance in instances { try await Self.runScript(against: instance) }
             }
         } catch {
             await cluster.stop()
@@ -51,26 +68,34 @@ struct PythonInteropTests {
         await cluster.stop()
     }
 
-    /// Runs the script against `vault serve` on a data folder, with `serveArguments`.
-    static func runScript(directory: String, serveArguments: [String]) async throws {
+    static let apiKey = "sk_test_python_interop"
+
+    /// `vault serve` for the script on a data folder, with `arguments` and `environment`.
+    static func serve(
+        directory: String,
+        arguments: [String] = [],
+        environment: [String: String] = [:]
+    ) async throws -> VaultProcess {
+        // A zero purge delay frees a deleted name at once, as the official emulator does; the
+        // script reuses one.
+        try await VaultProcess.serve(
+            dataDirectory: directory,
+            apiKeys: apiKey,
+            arguments: ["--purge-delay", "0"] + arguments,
+            environment: environment
+        )
+    }
+
+    /// Runs the script against `server`.
+    static func runScript(against server: VaultProcess) async throws {
         guard let version = Self.sdkVersion else {
             Issue.record("python3 or the workos package is missing: pip install workos")
             return
         }
         #expect(version.hasPrefix("10."), "workos \(version): the script is written against 10.x")
-        let key = "sk_test_python_interop"
-        // A zero purge delay frees a deleted name at once, as the official emulator does; the
-        // script reuses one.
-        let server = try await VaultProcess.serve(
-            dataDirectory: directory,
-            apiKeys: key,
-            arguments: ["--purge-delay", "0"] + serveArguments
-        )
-        defer { server.stop() }
-
         var environment = ProcessInfo.processInfo.environment
         environment["WORKOS_BASE_URL"] = server.baseURL
-        environment["WORKOS_API_KEY"] = key
+        environment["WORKOS_API_KEY"] = apiKey
         environment["WORKOS_CLIENT_ID"] = "client_test"
         environment["PYTHONUNBUFFERED"] = "1"
         let finished = try await ChildProcess.run(

@@ -1,5 +1,8 @@
 import EnvelopeCrypto
 import Foundation
+import Hummingbird
+import InMemoryLogging
+import Logging
 import Synchronization
 import Testing
 import VaultAPI
@@ -55,7 +58,7 @@ struct SharedDatabaseTests {
         await cluster.stop()
     }
 
-    static func client(_ server: VaultProcess, retry: RetryPolicy = .none) throws -> Vault {
+    static func client(_ server: VaultProcess, retry: RetryPolicy = .none, logger: Logger? = nil) throws -> Vault {
         let configuration = try RemoteConfiguration(
             apiKey: apiKey,
             baseURL: server.baseURL,
@@ -65,7 +68,7 @@ struct SharedDatabaseTests {
             retry: retry
         )
         let rest = VaultRESTClient(configuration: configuration)
-        return Vault(resolver: RemoteKEKResolver(client: rest), objects: rest)
+        return Vault(resolver: RemoteKEKResolver(client: rest), objects: rest, logger: logger)
     }
 
     @Test func objectsAndKeysWrittenOnOneInstanceAreReadOnTheOther() async throws {
@@ -135,6 +138,64 @@ struct SharedDatabaseTests {
                 #expect(read.metadata.version == 2)
             }
         }
+    }
+
+    @Test func aCreateRetriedOnTheOtherInstanceWithItsIdempotencyKeyReplaysTheFirstAnswer() async throws {
+        try await Self.withTwoInstances { cluster, a, b in
+            let (portA, portB) = (try #require(a.port), try #require(b.port))
+            let idempotencyKey: HTTPFields = [HeaderName("Idempotency-Key")!: UUID().uuidString]
+            let body = #"{"name": "paid-once", "value": "v1", "key_context": {"organization_id": "org_1"}}"#
+            let first = try await liveRequest(
+                port: portA,
+                .post,
+                "/vault/v1/kv",
+                key: Self.apiKey,
+                json: body,
+                headers: idempotencyKey
+            )
+            #expect(first.status == 201, "\(first.body)")
+            #expect(first.headers[HeaderName("Idempotent-Replayed")!] == nil)
+
+            // The same call retried on B: A's stored answer, byte for byte, and no second object.
+            let retried = try await liveRequest(
+                port: portB,
+                .post,
+                "/vault/v1/kv",
+                key: Self.apiKey,
+                json: body,
+                headers: idempotencyKey
+            )
+            #expect(retried.status == 201, "\(retried.body)")
+            #expect(retried.body == first.body)
+            #expect(retried.headers[HeaderName("Idempotent-Replayed")!] == "true")
+            let (created, replayed) = (try Self.fields(first.body), try Self.fields(retried.body))
+            #expect(created["id"] != nil && replayed["id"] == created["id"])
+            #expect(created["version_id"] != nil && replayed["version_id"] == created["version_id"])
+            let versions = try await cluster.query(
+                "SELECT COUNT(*) FROM objects o JOIN object_versions v ON v.object_id = o.id WHERE o.name = 'paid-once'"
+            )
+            #expect(versions == "1")
+
+            // The same key with another body on B is refused, and creates nothing.
+            let other = #"{"name": "paid-twice", "value": "v1", "key_context": {"organization_id": "org_1"}}"#
+            let reused = try await liveRequest(
+                port: portB,
+                .post,
+                "/vault/v1/kv",
+                key: Self.apiKey,
+                json: other,
+                headers: idempotencyKey
+            )
+            #expect(reused.status == 422, "\(reused.body)")
+            #expect(try Self.fields(reused.body)["code"] == "idempotency_key_reused", "\(reused.body)")
+            #expect(try await cluster.query("SELECT COUNT(*) FROM objects WHERE name = 'paid-twice'") == "0")
+        }
+    }
+
+    /// The string fields of a JSON object.
+    static func fields(_ json: String) throws -> [String: String] {
+        let object = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]
+        return object?.compactMapValues { $0 as? String } ?? [:]
     }
 
     /// Writes acknowledged by each instance, by name.
@@ -226,8 +287,43 @@ struct SharedDatabaseTests {
                 }
             }
             while acknowledged.writes.withLock({ $0.count }) < 20 { try await Task.sleep(for: .milliseconds(10)) }
-            try await cluster.restart()
-            // Both instances take writes again, without a restart of their own.
+            try await cluster.pause()
+
+            // The database is down until `resume`. A client with the default retry policy starts a
+            // call now; the outage lasts until its first attempt came back as a 503.
+            let attempts = InMemoryLogHandler()
+            var logger = Logger(label: "retrying-client", factory: { _ in attempts })
+            logger.logLevel = .debug
+            let retrying = try Self.client(a, retry: RetryPolicy(), logger: logger)
+            let retried = Task {
+                try await retrying.createObject(name: "retried", value: "value retried", context: ["org": "r"])
+            }
+            // A request to either instance while the database is down is a 503.
+            let duringOutage = await withTaskGroup(of: String.self) { group in
+                for vault in vaults {
+                    group.addTask {
+                        do {
+                            _ = try await vault.createObject(name: "down-\(UUID())", value: "v", context: ["org": "o"])
+                            return "created"
+                        } catch {
+                            return (error as? VaultError)?.httpStatus.map(String.init) ?? "\(error)"
+                        }
+                    }
+                }
+                return await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(duringOutage == ["503", "503"])
+            let statuses = { @Sendable in
+                attempts.entries.filter { "\($0.message)" == "vault request" }.compactMap { $0.metadata["status"] }
+                    .map { "\($0)" }
+            }
+            #expect(try await eventually(timeout: .seconds(30)) { statuses().contains("503") }, "\(attempts.entries)")
+            try await cluster.resume()
+
+            // The retried call succeeds once the database is back, and the instances take writes
+            // again, without a restart of their own.
+            let created = try await retried.value
+            #expect(statuses().first == "503" && statuses().last == "201", "\(statuses())")
             let afterRestart = acknowledged.writes.withLock { $0.count }
             let deadline = ContinuousClock.now + .seconds(60)
             while acknowledged.writes.withLock({ $0.count }) < afterRestart + 40, ContinuousClock.now < deadline {
@@ -238,11 +334,13 @@ struct SharedDatabaseTests {
 
             #expect(a.process.isRunning && b.process.isRunning, "an instance died")
             let failures = acknowledged.statuses.withLock { $0 }
-            // A request that met the restart is a retryable 503 (a name whose create committed
+            // A request that met the outage is a retryable 503 (a name whose create committed
             // before the connection dropped is, on the next attempt, a 409 of a new name: none here).
-            #expect(failures.allSatisfy { $0 == 503 }, "\(failures)")
+            #expect(!failures.isEmpty && failures.allSatisfy { $0 == 503 }, "\(failures)")
+            #expect(acknowledged.writes.withLock { $0.count } >= afterRestart + 40, "the writers did not recover")
             for vault in vaults {
-                _ = try await vault.createObject(name: "after-\(UUID().uuidString)", value: "ok", context: ["org": "o"])
+                let read = try await vault.readObject(named: "retried")
+                #expect(read.id == created.id && read.value == "value retried")
             }
             for (name, value) in acknowledged.writes.withLock({ $0 }) {
                 #expect(try await vaults[1].readObject(named: name).value == value, "\(name) lost")
