@@ -9,7 +9,7 @@ import Darwin
 
 /// Warns at start about key files that others on the machine can read: the root key opens every
 /// KEK, a customer key every data key of its pair.
-enum KeyFilePermissions {
+public enum KeyFilePermissions {
     static func warnIfShared(rootKey: RootKeySource, customerKeys: [CustomerKeyMapping], logger: Logger) {
         if case .file(let path) = rootKey { warnIfShared(path: path, what: "root key", logger: logger) }
         for mapping in customerKeys {
@@ -19,7 +19,8 @@ enum KeyFilePermissions {
     }
 
     /// Whether the file at `path` is readable by its group or by others (a missing file is not).
-    static func isShared(path: String) -> Bool {
+    /// - Parameter path: the file, as given.
+    public static func isShared(path: String) -> Bool {
         var status = stat()
         guard stat(path, &status) == 0 else { return false }
         return status.st_mode & (S_IRGRP | S_IROTH) != 0

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LocalVault
 
 /// Where the store is: the SQLite store of a data folder (the default), or a PostgreSQL database
 /// shared by several `vault serve` instances. A database password is never a flag: it comes from
@@ -52,7 +53,11 @@ struct DatabaseOptions: ParsableArguments {
 
     /// The database URL with its password, or nil for the SQLite store of a data folder.
     /// - Throws: `ValidationError` when the URL does not parse or the password file cannot be read.
-    func url() throws -> String? {
+    /// - Parameter warn: told when the password file is readable by group or others (the
+    ///   password opens the whole store's database); by default a line on standard error.
+    func url(
+        warn: (String) -> Void = { FileHandle.standardError.write(Data("vault: warning: \($0)\n".utf8)) }
+    ) throws -> String? {
         guard let url = resolvedURLWithoutPassword else { return nil }
         guard var components = URLComponents(string: url),
             ["postgres", "postgresql"].contains(components.scheme?.lowercased() ?? ""),
@@ -71,6 +76,11 @@ struct DatabaseOptions: ParsableArguments {
             throw ValidationError("cannot read the database password file \(passwordFile): \(reason)")
         }
         guard !password.isEmpty else { throw ValidationError("the database password file \(passwordFile) is empty") }
+        if KeyFilePermissions.isShared(path: passwordFile) {
+            warn(
+                "the database password file \(passwordFile) is readable by group or others: make it private (chmod 600)"
+            )
+        }
         components.password = password
         guard let withPassword = components.string else {
             throw ValidationError("the database URL must be postgres://USER@HOST:PORT/DATABASE")

@@ -210,7 +210,7 @@ struct Serve: AsyncParsableCommand {
             host: host,
             port: port,
             dataDirectory: dataDirectory ?? LocalVaultHome.defaultDirectory(),
-            databaseURL: try database.url(),
+            databaseURL: try database.url { logger.warning("\($0)") },
             apiKeys: try Self.loadAPIKeys(file: apiKeysFile),
             customerKeys: try Self.loadCustomerKeys(file: customerKeysFile, cacheTTL: customerKeyCacheTTL),
             rateLimit: RateLimit(requests: rateLimit, window: .seconds(rateWindow)),

@@ -51,7 +51,21 @@ struct DatabasePasswordCLITests {
         let log = (try? String(contentsOfFile: server.folder + "/stderr.log", encoding: .utf8)) ?? ""
         #expect(log.contains("starting"), "\(log)")
         #expect(!log.contains(password))
+        #expect(!log.contains("readable by group or others"), "a private file: no warning")
         server.stop()
+
+        // A password file others can read works, with a warning naming it (never its content).
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: passwordFile)
+        let shared = try await cli.vault(
+            ["admin", "rewrap", "--database", url, "--database-password-file", passwordFile],
+            environment: rootKey
+        )
+        #expect(shared.status == 0, "\(shared.stderr)")
+        #expect(
+            shared.stderr.contains("the database password file \(passwordFile) is readable by group or others"),
+            "\(shared.stderr)"
+        )
+        #expect(!(shared.stdout + shared.stderr).contains(password))
 
         // The password in the URL in VAULT_DATABASE_URL works as well.
         var withPassword = try #require(URLComponents(string: url))
