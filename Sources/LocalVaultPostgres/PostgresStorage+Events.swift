@@ -1,34 +1,92 @@
 import LocalVault
 import PostgresNIO
 
-/// Events: one hash chain per environment, whose head row every append locks (`FOR UPDATE`), so
-/// that instances sharing the database append one after the other.
+/// Events: one hash chain per environment, whose head row every append moves, so that instances
+/// sharing the database append one after the other.
 extension PostgresStorage {
+    /// A group commit of read events. Usually one statement, after the head this instance last
+    /// committed (``appendAfterKnownHead(_:)``); otherwise, or when another instance has moved the
+    /// head since, a transaction that locks the head (`FOR UPDATE`) and chains after it.
     package func appendEvents(_ events: [NewVaultEvent]) async throws {
         guard !events.isEmpty else { return }
-        try await inTransaction { connection in try await Self.append(events, connection) }
+        if try await appendAfterKnownHead(events) { return }
+        let heads = try await inTransaction { connection in try await Self.append(events, connection) }
+        knownEventHeads.withLock { $0.merge(heads) { $1 } }
     }
 
-    /// Chains and inserts `events` inside the caller's transaction, all rows in one statement: a
-    /// round trip per event would cost a group commit more than its rows.
-    static func append(_ events: [NewVaultEvent], _ connection: PostgresConnection) async throws {
-        var heads: [String: EventChainHead] = [:]
-        var rows: [StoredVaultEvent] = []
-        rows.reserveCapacity(events.count)
-        for event in events {
-            let head: EventChainHead
-            if let known = heads[event.environmentID] {
-                head = known
-            } else {
-                head = try await lockedHead(of: event.environmentID, connection)
-            }
-            let row = EventChain.chained(event, after: head)
-            rows.append(row)
-            heads[event.environmentID] = EventChainHead(sequence: row.sequence, hash: row.hash)
+    /// One round trip instead of five (begin, lock, insert and move, commit) for the usual group
+    /// commit: events of one environment whose head this instance committed last, appended by one
+    /// statement (its own transaction) that moves the head only if it is still that one.
+    /// - Returns: false (nothing written) when the head is not known here or has moved.
+    private func appendAfterKnownHead(_ events: [NewVaultEvent]) async throws -> Bool {
+        let environmentID = events[0].environmentID
+        guard events.allSatisfy({ $0.environmentID == environmentID }),
+            let known = knownEventHeads.withLock({ $0[environmentID] })
+        else { return false }
+        let rows = Self.chained(events, after: known)
+        let moved = try await withConnection { connection in
+            try await Self.insert(rows, movingHeadFrom: known, of: environmentID, connection)
         }
+        knownEventHeads.withLock { $0[environmentID] = moved }
+        return moved != nil
+    }
+
+    /// Chains and inserts `events` inside the caller's transaction, locking each environment's
+    /// head first; one statement per environment however many rows.
+    /// - Returns: the heads the rows leave, by environment (in force once the transaction commits).
+    @discardableResult
+    static func append(
+        _ events: [NewVaultEvent],
+        _ connection: PostgresConnection
+    ) async throws -> [String: EventChainHead] {
+        // A batch rarely mixes environments; each keeps its events' order.
+        var environments: [String] = []
+        var byEnvironment: [String: [NewVaultEvent]] = [:]
+        for event in events {
+            if byEnvironment[event.environmentID] == nil { environments.append(event.environmentID) }
+            byEnvironment[event.environmentID, default: []].append(event)
+        }
+        var heads: [String: EventChainHead] = [:]
+        for environmentID in environments {
+            let head = try await lockedHead(of: environmentID, connection)
+            let rows = chained(byEnvironment[environmentID] ?? [], after: head)
+            guard let moved = try await insert(rows, movingHeadFrom: head, of: environmentID, connection) else {
+                throw LocalVaultError(.internalError, "the event chain head moved while it was locked")
+            }
+            heads[environmentID] = moved
+        }
+        return heads
+    }
+
+    /// `events` (of one environment) chained after `head`.
+    private static func chained(_ events: [NewVaultEvent], after head: EventChainHead) -> [StoredVaultEvent] {
+        var head = head
+        return events.map { event in
+            let row = EventChain.chained(event, after: head)
+            head = EventChainHead(sequence: row.sequence, hash: row.hash)
+            return row
+        }
+    }
+
+    /// Moves the environment's head from `head` to the last of `rows` and inserts the rows, in one
+    /// statement, if the head is still `head`. Another transaction moving it holds its row lock
+    /// until it ends; the update then re-reads the row, finds another head, and nothing is written.
+    /// - Returns: the new head, or nil when the head was not `head`.
+    private static func insert(
+        _ rows: [StoredVaultEvent],
+        movingHeadFrom head: EventChainHead,
+        of environmentID: String,
+        _ connection: PostgresConnection
+    ) async throws -> EventChainHead? {
+        guard let last = rows.last else { return head }
         // `organization_id` as a text and a presence flag: a text[] bound here holds no NULL.
-        try await connection.run(
+        let inserted = try await connection.rows(
             """
+            WITH moved AS (
+                UPDATE event_chain_heads SET sequence = \(last.sequence), hash = \(last.hash)
+                WHERE environment_id = \(environmentID) AND sequence = \(head.sequence) AND hash = \(head.hash)
+                RETURNING environment_id
+            )
             INSERT INTO events (environment_id, sequence, id, type, data, created_at, organization_id,
                                 prev_hash, hash)
             SELECT environment_id, sequence, id, type, data, created_at,
@@ -41,16 +99,11 @@ extension PostgresStorage {
                         \(rows.map(\.prevHash))::text[], \(rows.map(\.hash))::text[])
                  AS batch(environment_id, sequence, id, type, data, created_at, has_organization, organization_id,
                           prev_hash, hash)
+            WHERE EXISTS (SELECT 1 FROM moved)
+            RETURNING sequence
             """
-        )
-        for (environmentID, head) in heads {
-            try await connection.run(
-                """
-                UPDATE event_chain_heads SET sequence = \(head.sequence), hash = \(head.hash)
-                WHERE environment_id = \(environmentID)
-                """
-            )
-        }
+        ).count
+        return inserted == rows.count ? EventChainHead(sequence: last.sequence, hash: last.hash) : nil
     }
 
     /// The environment's head, its row created if missing and locked until the transaction ends.

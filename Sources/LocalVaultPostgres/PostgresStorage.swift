@@ -16,6 +16,9 @@ package final class PostgresStorage: VaultStorage {
     private let runTask: Task<Void, Never>
     /// Held (shared or exclusive) for as long as the storage lives: see ``PostgresStoreLock``.
     private let storeLock: PostgresStoreLock
+    /// The event chain heads this instance committed last, by environment: where its next group
+    /// commit of events most likely goes (a hint, checked by the statement that uses it).
+    let knownEventHeads = Mutex<[String: EventChainHead]>([:])
 
     /// Queries are never logged: they would show names, contexts and wrapped keys.
     static let silent = Logger(label: "LocalVaultPostgres", factory: { _ in SwiftLogNoOpLogHandler() })

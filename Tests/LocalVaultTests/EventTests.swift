@@ -247,6 +247,32 @@ import VaultAPI
         await second.close()
     }
 
+    /// Each instance chains its reads after the head it committed last when that is still the head
+    /// (PostgreSQL: one statement), and after the stored head when another instance or a write of
+    /// its own has moved it since: taking turns, with writes between, leaves one unbroken chain.
+    @Test("instances taking turns, with writes between, keep one unbroken chain", arguments: TestBackend.allCases)
+    func instancesTakingTurnsKeepOneChain(backend: TestBackend) async throws {
+        let temporary = try await TemporaryVault(backend, recordsEvents: true)
+        let first = temporary.vault
+        let created = try await first.createObject(name: "n", value: "v", context: ["k": "v"], caller: .alice)
+        var configuration = temporary.configuration
+        configuration.recordsEvents = true
+        let second = try await backend.open(configuration, databaseURL: temporary.databaseURL)
+        for round in 0..<6 {
+            for vault in [first, first, second, second, first] {
+                _ = try await vault.readObject(id: created.id, caller: .alice)
+            }
+            let writer = round.isMultiple(of: 2) ? first : second
+            _ = try await writer.updateObject(id: created.id, value: "v\(round)", versionCheck: nil, caller: .alice)
+        }
+        let checks = try await second.verifyEvents()
+        #expect(checks.first?.broken == nil)
+        #expect(checks.first?.sequences == 1...38)  // kek.created and data.created first
+        #expect(try await Self.events(first, [.dataRead]).count == 30)
+        #expect(try await Self.events(first, [.dataUpdated]).count == 6)
+        await second.close()
+    }
+
     @Test("verification finds an altered event, a removed one and a cut end", arguments: TestBackend.allCases)
     func verificationFindsTampering(backend: TestBackend) async throws {
         let temporary = try await TemporaryVault(backend, recordsEvents: true)
