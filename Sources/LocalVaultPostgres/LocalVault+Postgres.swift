@@ -56,7 +56,23 @@ extension LocalVault {
         var configuration = configuration
         // Several processes share the store: a KEK version one adds or retires must reach the others.
         configuration.defaultKEKCacheTTL(to: LocalVaultConfiguration.sharedStoreKEKCacheTTL)
-        return try await open(storage: storage, configuration: configuration, storeDescription: url.redactedDescription)
+        return try await releasingOnFailure(storage) {
+            try await open(storage: storage, configuration: configuration, storeDescription: url.redactedDescription)
+        }
+    }
+
+    /// `body`'s result; when it throws (a wrong root key, say), `storage` is shut down first, so
+    /// that its store lock and connections go at once rather than whenever it is freed.
+    static func releasingOnFailure<Result>(
+        _ storage: PostgresStorage,
+        _ body: () async throws -> Result
+    ) async throws -> Result {
+        do {
+            return try await body()
+        } catch {
+            await storage.shutDown()
+            throw error
+        }
     }
 }
 
@@ -78,11 +94,16 @@ extension LocalVault {
     ) async throws -> RootKeyRotationReport {
         let url = try PostgresDatabaseURL(parsing: databaseURL)
         let storage = try await PostgresStorage(url: url, use: .exclusive, logger: configuration.logger)
-        return try await rotateRootKey(
-            storage: storage,
-            configuration: configuration,
-            newKeyFile: newKeyFile,
-            storeDescription: url.redactedDescription
-        )
+        let report = try await releasingOnFailure(storage) {
+            try await rotateRootKey(
+                storage: storage,
+                configuration: configuration,
+                newKeyFile: newKeyFile,
+                storeDescription: url.redactedDescription
+            )
+        }
+        // The exclusive lock goes now, not when the storage is freed: the next command may open at once.
+        await storage.shutDown()
+        return report
     }
 }

@@ -68,6 +68,38 @@ struct SharedDatabaseLockTests {
 
     // MARK: The store lock
 
+    @Test func aFailedOpenAndARootKeyRotationLetTheStoreLockGoAtOnce() async throws {
+        let database = try await SharedDatabase()
+        defer { database.remove() }
+        let first = try await database.open()
+        _ = try await first.createDataKey(context: context, environmentID: env)
+        await first.close()
+
+        // Another root key: the open fails (the root-key check), and its lock goes with it.
+        var wrongKey = database.configuration
+        wrongKey.rootKey = .base64(Data(repeating: 9, count: 32).base64EncodedString())
+        await #expect(throws: LocalVaultError.self) {
+            _ = try await LocalVault.open(databaseURL: database.url, configuration: wrongKey)
+        }
+        let exclusive = try await LocalVault.open(
+            databaseURL: database.url,
+            configuration: database.configuration,
+            use: .exclusive,
+            lockWait: .zero
+        )
+        await exclusive.close()
+
+        // A rotation holds the lock exclusively only while it runs.
+        _ = try await LocalVault.rotateRootKey(databaseURL: database.url, configuration: database.configuration)
+        let afterRotation = try await LocalVault.open(
+            databaseURL: database.url,
+            configuration: database.configuration,
+            use: .exclusive,
+            lockWait: .zero
+        )
+        await afterRotation.close()
+    }
+
     @Test func anExclusiveOpenIsRefusedWhileAnotherVaultHasTheDatabaseOpenAndBlocksOpensMeanwhile() async throws {
         let database = try await SharedDatabase()
         defer { database.remove() }
