@@ -225,14 +225,23 @@ import VaultAPI
         #expect(checked == 83)
     }
 
-    @Test("two vaults on one store (two instances) append to one chain, in order", arguments: TestBackend.allCases)
-    func twoInstancesShareOneChain(backend: TestBackend) async throws {
+    /// A vault recording events with one object stored (its KEK and the object: two events), and a
+    /// second vault on the same store, as another instance.
+    static func twoInstances(
+        _ backend: TestBackend
+    ) async throws -> (TemporaryVault, second: LocalVault, created: ObjectMetadata) {
         let temporary = try await TemporaryVault(backend, recordsEvents: true)
-        let first = temporary.vault
-        let created = try await first.createObject(name: "n", value: "v", context: ["k": "v"], caller: .alice)
+        let created = try await temporary.vault.createObject(name: "n", value: "v", context: ["k": "v"], caller: .alice)
         var configuration = temporary.configuration
         configuration.recordsEvents = true
         let second = try await backend.open(configuration, databaseURL: temporary.databaseURL)
+        return (temporary, second, created)
+    }
+
+    @Test("two vaults on one store (two instances) append to one chain, in order", arguments: TestBackend.allCases)
+    func twoInstancesShareOneChain(backend: TestBackend) async throws {
+        let (temporary, second, created) = try await Self.twoInstances(backend)
+        let first = temporary.vault
         try await withThrowingTaskGroup(of: Void.self) { group in
             for index in 0..<40 {
                 let vault = index.isMultiple(of: 2) ? first : second
@@ -252,12 +261,8 @@ import VaultAPI
     /// its own has moved it since: taking turns, with writes between, leaves one unbroken chain.
     @Test("instances taking turns, with writes between, keep one unbroken chain", arguments: TestBackend.allCases)
     func instancesTakingTurnsKeepOneChain(backend: TestBackend) async throws {
-        let temporary = try await TemporaryVault(backend, recordsEvents: true)
+        let (temporary, second, created) = try await Self.twoInstances(backend)
         let first = temporary.vault
-        let created = try await first.createObject(name: "n", value: "v", context: ["k": "v"], caller: .alice)
-        var configuration = temporary.configuration
-        configuration.recordsEvents = true
-        let second = try await backend.open(configuration, databaseURL: temporary.databaseURL)
         for round in 0..<6 {
             for vault in [first, first, second, second, first] {
                 _ = try await vault.readObject(id: created.id, caller: .alice)

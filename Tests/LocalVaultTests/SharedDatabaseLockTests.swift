@@ -38,6 +38,11 @@ struct SharedDatabaseLockTests {
             try await LocalVault.openExclusively(databaseURL: url, configuration: configuration)
         }
 
+        /// An exclusive open that does not wait: it fails if any vault still holds the store lock.
+        func openExclusivelyAtOnce() async throws -> LocalVault {
+            try await LocalVault.open(databaseURL: url, configuration: configuration, use: .exclusive, lockWait: .zero)
+        }
+
         func remove() {
             let url = self.url
             Task { await TestDatabase.drop(url) }
@@ -81,23 +86,11 @@ struct SharedDatabaseLockTests {
         await #expect(throws: LocalVaultError.self) {
             _ = try await LocalVault.open(databaseURL: database.url, configuration: wrongKey)
         }
-        let exclusive = try await LocalVault.open(
-            databaseURL: database.url,
-            configuration: database.configuration,
-            use: .exclusive,
-            lockWait: .zero
-        )
-        await exclusive.close()
+        try await database.openExclusivelyAtOnce().close()
 
         // A rotation holds the lock exclusively only while it runs.
         _ = try await LocalVault.rotateRootKey(databaseURL: database.url, configuration: database.configuration)
-        let afterRotation = try await LocalVault.open(
-            databaseURL: database.url,
-            configuration: database.configuration,
-            use: .exclusive,
-            lockWait: .zero
-        )
-        await afterRotation.close()
+        try await database.openExclusivelyAtOnce().close()
     }
 
     @Test func anExclusiveOpenIsRefusedWhileAnotherVaultHasTheDatabaseOpenAndBlocksOpensMeanwhile() async throws {
