@@ -60,7 +60,13 @@ enum OutputFile: Equatable {
         case .descriptor(let descriptor):
             try writeAll(bytes, to: descriptor)
         case .replaced(let path):
-            try replace(path) { (descriptor) throws(OutputFileError) in try writeAll(bytes, to: descriptor) }
+            do {
+                try PrivateFile.replace(path) { (descriptor) throws(EnvelopeCryptoError) in
+                    try EnvelopeCrypto.writeAll(bytes, to: descriptor)
+                }
+            } catch {
+                throw OutputFileError("cannot write --out", error)
+            }
         case .writtenThrough(let path):
             try writeThrough(path, bytes)
         }
@@ -81,29 +87,6 @@ enum OutputFile: Equatable {
         }
     }
 
-    /// Replaces (or creates) the regular file at `path`: `body` writes to a new file created
-    /// 0600 from its first open, which is then renamed over `path`. On any failure the
-    /// temporary file is removed and `path` is left as it was.
-    static func replace(
-        _ path: String,
-        body: (_ descriptor: Int32) throws(OutputFileError) -> Void
-    ) throws(OutputFileError) {
-        let (descriptor, temporaryPath) = try createPrivateFile(nextTo: path)
-        do throws(OutputFileError) {
-            try body(descriptor)
-            guard close(descriptor) == 0 else { throw OutputFileError("cannot write --out", errno: errno) }
-        } catch {
-            _ = close(descriptor)
-            _ = unlink(temporaryPath)
-            throw error
-        }
-        guard rename(temporaryPath, path) == 0 else {
-            let code = errno
-            _ = unlink(temporaryPath)
-            throw OutputFileError("cannot replace --out", errno: code)
-        }
-    }
-
     /// A new, empty file in the folder of `path`, created with `O_EXCL` and mode 0600 (then set
     /// to exactly 0600, whatever the umask) so that no other mode ever exists: EnvelopeCrypto's
     /// `PrivateFile`, with this command line's wording.
@@ -111,7 +94,7 @@ enum OutputFile: Equatable {
         do {
             return try PrivateFile.create(nextTo: path)
         } catch {
-            throw OutputFileError("cannot create --out (\(error.reason))")
+            throw OutputFileError("cannot create --out", error)
         }
     }
 
@@ -130,23 +113,13 @@ enum OutputFile: Equatable {
 
     /// Writes every byte, resuming after partial writes and signals.
     static func writeAll(_ bytes: UnsafeRawBufferPointer, to descriptor: Int32) throws(OutputFileError) {
-        var offset = 0
-        while offset < bytes.count {
-            let written = systemWrite(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
-            if written < 0 {
-                if errno == EINTR { continue }
-                throw OutputFileError("cannot write --out", errno: errno)
-            }
-            offset += written
+        do {
+            try EnvelopeCrypto.writeAll(bytes, to: descriptor)
+        } catch {
+            throw OutputFileError("cannot write --out", error)
         }
     }
 }
-
-#if canImport(Glibc)
-private let systemWrite = Glibc.write
-#elseif canImport(Darwin)
-private let systemWrite = Darwin.write
-#endif
 
 /// Why `--out` could not be written: a rule or the system's reason, never the path or the data.
 struct OutputFileError: Error, CustomStringConvertible {
@@ -155,4 +128,7 @@ struct OutputFileError: Error, CustomStringConvertible {
     init(_ rule: String) { description = rule }
 
     init(_ rule: String, errno code: Int32) { description = "\(rule): \(String(cString: strerror(code)))" }
+
+    /// `rule`, with the reason EnvelopeCrypto's file code gave.
+    init(_ rule: String, _ error: EnvelopeCryptoError) { description = "\(rule) (\(error.reason))" }
 }

@@ -1,3 +1,4 @@
+import EnvelopeCrypto
 import Foundation
 import Testing
 
@@ -9,7 +10,8 @@ import Glibc
 import Darwin
 #endif
 
-/// ``OutputFile``: what `--out` does with each kind of path, and the private temporary file.
+/// ``OutputFile``: what `--out` does with each kind of path, and the private temporary file
+/// (EnvelopeCrypto's `PrivateFile`, which `--out` writes regular files through).
 @Suite struct OutputFileTests {
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("vault-out-\(UUID().uuidString)").path
 
@@ -49,13 +51,13 @@ import Darwin
         let path = folder + "/plain.txt"
         var modesSeen: [mode_t] = []
         try Array("secret".utf8).withUnsafeBytes { secret in
-            try OutputFile.replace(path) { (descriptor) throws(OutputFileError) in
+            try PrivateFile.replace(path) { (descriptor) throws(EnvelopeCryptoError) in
                 var status = stat()
                 if fstat(descriptor, &status) == 0 { modesSeen.append(status.st_mode & 0o7777) }
                 for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] {
                     if lstat(folder + "/" + name, &status) == 0 { modesSeen.append(status.st_mode & 0o7777) }
                 }
-                try OutputFile.writeAll(secret, to: descriptor)
+                try writeAll(secret, to: descriptor)
             }
         }
         #expect(modesSeen == [0o600, 0o600])
@@ -68,8 +70,8 @@ import Darwin
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let path = folder + "/plain.txt"
         try Data("old".utf8).write(to: URL(fileURLWithPath: path))
-        #expect(throws: OutputFileError.self) {
-            try OutputFile.replace(path) { (_) throws(OutputFileError) in throw OutputFileError("stopped") }
+        #expect(throws: EnvelopeCryptoError.self) {
+            try PrivateFile.replace(path) { (_) throws(EnvelopeCryptoError) in throw EnvelopeCryptoError.malformedBlob }
         }
         #expect(try String(contentsOfFile: path, encoding: .utf8) == "old")
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder) == ["plain.txt"])
