@@ -284,6 +284,14 @@ import Darwin
         return reader
     }
 
+    /// The blob waiting in a FIFO (a small one: one read takes it all).
+    static func blobInFIFO(_ reader: Int32) throws -> EnvelopeBlob {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let count = read(reader, &buffer, buffer.count)
+        try #require(count > 0)
+        return try EnvelopeBlob(parsing: Array(buffer[..<count]))
+    }
+
     @Test func layoutANeedsASeekableOutputWhileLayoutBStreamsToAFIFO() throws {
         let key = try DataKey.generate()
         let plaintext = Self.random(1000)
@@ -308,10 +316,7 @@ import Darwin
                 encryptedKeys: Self.encryptedKeys,
                 layout: .b
             )
-            var buffer = [UInt8](repeating: 0, count: 4096)
-            let count = read(reader, &buffer, buffer.count)
-            try #require(count > 0)
-            #expect(try EnvelopeBlob(parsing: Array(buffer[..<count])).open(with: key) == plaintext)
+            #expect(try Self.blobInFIFO(reader).open(with: key) == plaintext)
         }
     }
 
@@ -335,10 +340,7 @@ import Darwin
                 encryptedKeys: Self.encryptedKeys,
                 layout: .b
             )
-            var buffer = [UInt8](repeating: 0, count: 4096)
-            let count = read(reader, &buffer, buffer.count)
-            try #require(count > 0)
-            #expect(try EnvelopeBlob(parsing: Array(buffer[..<count])).open(with: key) == plaintext)
+            #expect(try Self.blobInFIFO(reader).open(with: key) == plaintext)
 
             try Self.write(Array("target".utf8), to: folder + "/target")
             try FileManager.default.createSymbolicLink(
